@@ -1,0 +1,35 @@
+"""pytest-forge-storage: a faithful fake of Atlassian Forge hosted storage for pytest."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ForgeStorage",
+    "ForgeStorageError",
+    "StorageCall",
+    "__version__",
+    "mock_forge_storage",
+]
+
+from typing import TYPE_CHECKING, Any
+
+from ._calls import StorageCall
+from ._errors import ForgeStorageError
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from ._mock import mock_forge_storage
+    from .storage import ForgeStorage
+
+
+def __getattr__(name: str) -> Any:
+    # The engine and its dependencies load on first use, not when pytest loads the plugin.
+    if name == "ForgeStorage":
+        from .storage import ForgeStorage
+
+        return ForgeStorage
+    if name == "mock_forge_storage":
+        from ._mock import mock_forge_storage
+
+        return mock_forge_storage
+    raise AttributeError(f"module 'pytest_forge_storage' has no attribute {name!r}")

@@ -1,0 +1,136 @@
+"""Recorded storage calls, with secret values masked wherever they could be printed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, Literal
+
+MASK = "********"
+SECRET_OPERATIONS = frozenset({"secret/get", "secret/set", "secret/delete"})
+
+
+class StorageCall:
+    """One storage operation served by the fake (one per REST request or GraphQL field).
+
+    ``request`` is the parsed JSON body for REST and the GraphQL variables for GraphQL;
+    ``response`` the parsed JSON response (``None`` for an empty body). Both are decoded
+    on first access, so a test that mutates them cannot reach into the store.
+    """
+
+    __slots__ = (
+        "_request",
+        "_request_raw",
+        "_response",
+        "_response_raw",
+        "api",
+        "entity_name",
+        "error_code",
+        "key",
+        "operation",
+        "status",
+        "url",
+    )
+
+    def __init__(
+        self,
+        operation: str,
+        api: Literal["rest", "graphql"],
+        key: str | None,
+        entity_name: str | None,
+        request_raw: bytes,
+        status: int,
+        response_raw: bytes,
+        error_code: str | None,
+        url: str,
+    ) -> None:
+        self.operation = operation
+        self.api = api
+        self.key = key
+        self.entity_name = entity_name
+        self.status = status
+        self.error_code = error_code
+        self.url = url
+        self._request_raw = request_raw
+        self._response_raw = response_raw
+        self._request: Any = _UNSET
+        self._response: Any = _UNSET
+
+    @property
+    def request(self) -> Any:
+        if self._request is _UNSET:
+            self._request = _decode(self._request_raw)
+        return self._request
+
+    @property
+    def response(self) -> Any:
+        if self._response is _UNSET:
+            self._response = _decode(self._response_raw)
+        return self._response
+
+    @property
+    def secret(self) -> bool:
+        return self.operation in SECRET_OPERATIONS
+
+    def masked_request(self) -> Any:
+        return mask_values(_decode(self._request_raw)) if self.secret else self.request
+
+    def masked_response(self) -> Any:
+        return mask_values(_decode(self._response_raw)) if self.secret else self.response
+
+    def summary(self) -> str:
+        """One line: ``rest set key='k' -> 204`` (no values, so nothing secret)."""
+        parts = [self.api, self.operation]
+        if self.entity_name is not None:
+            parts.append(f"entity={self.entity_name!r}")
+        if self.key is not None:
+            parts.append(f"key={self.key!r}")
+        outcome = f"-> {self.status}"
+        if self.error_code:
+            outcome += f" {self.error_code}"
+        return " ".join([*parts, outcome])
+
+    def __repr__(self) -> str:
+        return (
+            f"StorageCall(operation={self.operation!r}, api={self.api!r}, key={self.key!r}, "
+            f"entity_name={self.entity_name!r}, status={self.status!r}, "
+            f"error_code={self.error_code!r}, request={self.masked_request()!r}, "
+            f"response={self.masked_response()!r}, url={self.url!r})"
+        )
+
+    __str__ = __repr__
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def mask_values(data: Any) -> Any:
+    """Replace every ``value`` member (at any depth) with a mask."""
+    if isinstance(data, dict):
+        return {k: MASK if k == "value" else mask_values(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [mask_values(v) for v in data]
+    return data
+
+
+def describe_calls(calls: Iterable[StorageCall]) -> str:
+    lines = [f"  {i}. {call.summary()}" for i, call in enumerate(calls, 1)]
+    return "\n".join(lines) if lines else "  (no storage calls were recorded)"
+
+
+def encode_json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,135 @@
+"""Faults on demand: Forge errors and transport errors for matching calls."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ._codes import message_for
+
+OPERATIONS = (
+    "get", "set", "delete", "query",
+    "secret/get", "secret/set", "secret/delete",
+    "entity/get", "entity/set", "entity/delete", "entity/query",
+    "batch/get", "batch/set", "batch/delete", "transaction",
+)  # fmt: skip
+BATCH_OPERATIONS = frozenset({"batch/get", "batch/set", "batch/delete"})
+
+#: Default status for a fault's code (design §2.2); anything else is 400.
+FAULT_STATUS = {
+    "RATE_LIMIT_EXCEEDED": 429,
+    "TOO_MANY_REQUESTS": 429,
+    "INTERNAL_SERVER_ERROR": 500,
+    "UNAUTHORIZED": 401,
+    "KEY_NOT_FOUND": 404,
+    "KEY_CONFLICT": 409,
+}
+
+
+@dataclass
+class Fault:
+    operation: str | None
+    code: str
+    status: int
+    message: str
+    times: int | None
+    after: int
+    key: str | None
+    entity_name: str | None
+    transport: Literal["connection", "timeout"] | None = None
+    seen: int = field(default=0, init=False)
+    fired: int = field(default=0, init=False)
+
+    def matches(self, operation: str, key: str | None, entity_name: str | None) -> bool:
+        return (
+            (self.operation is None or self.operation == operation)
+            and (self.key is None or self.key == key)
+            and (self.entity_name is None or self.entity_name == entity_name)
+        )
+
+    @property
+    def spent(self) -> bool:
+        return self.times is not None and self.fired >= self.times
+
+    def take(self) -> bool:
+        """Count one matching call; ``True`` when this one must fail."""
+        self.seen += 1
+        if self.seen <= self.after or self.spent:
+            return False
+        self.fired += 1
+        return True
+
+
+class FaultPlan:
+    """The faults a test asked for, consulted by the router for every call."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return bool(self._faults)
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(
+        self, operation: str, key: str | None, entity_name: str | None, *, item: bool = False
+    ) -> Fault | None:
+        """The first fault that fires for this call (or this batch item, with ``item``)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.spent:
+                    continue
+                if operation in BATCH_OPERATIONS and fault.key is not None and not item:
+                    continue  # keyed faults on a batch hit its items, not the request
+                if item and fault.transport is not None:
+                    continue
+                if fault.matches(operation, key, entity_name) and fault.take():
+                    return fault
+            return None
+
+
+def make_fault(
+    operation: str | None,
+    *,
+    code: str,
+    status: int | None,
+    message: str | None,
+    times: int | None,
+    after: int,
+    key: str | None,
+    entity_name: str | None,
+    transport: Literal["connection", "timeout"] | None = None,
+) -> Fault:
+    """Check the arguments of ``fail()``/``fail_transport()`` and build the fault."""
+    if operation is not None and operation not in OPERATIONS:
+        raise ValueError(
+            f"Unknown storage operation {operation!r}; use one of: {', '.join(OPERATIONS)} "
+            "(or None for every operation)"
+        )
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise ValueError(f"times must be a positive integer or None (every call), not {times!r}")
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise ValueError(f"after must be a non-negative integer, not {after!r}")
+    if not isinstance(code, str) or not code:
+        raise ValueError(f"code must be a Forge error code such as 'RATE_LIMIT_EXCEEDED', not {code!r}")
+    if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
+        raise ValueError(f"status must be an HTTP status code, not {status!r}")
+    return Fault(
+        operation=operation,
+        code=code,
+        status=status if status is not None else FAULT_STATUS.get(code, 400),
+        message=message if message is not None else message_for(code),
+        times=times,
+        after=after,
+        key=key,
+        entity_name=entity_name,
+        transport=transport,
+    )

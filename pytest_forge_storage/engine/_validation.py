@@ -1,0 +1,177 @@
+"""Validation of keys, values, TTLs and metadata fields (ref §4.2, §5, §8)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from .. import _limits
+from .._errors import ForgeStorageError
+
+METADATA_FIELDS = ("CREATED_AT", "UPDATED_AT", "EXPIRE_TIME")
+KEY_POLICIES = ("OVERRIDE", "FAIL_IF_EXISTS")
+RETURN_VALUES = ("PREVIOUS", "LATEST")
+
+
+def validate_key(key: Any, *, entity: bool = False) -> str:
+    """Check a key in Forge's order: empty, too long, pattern (ref §4.2)."""
+    if not isinstance(key, str):
+        raise ForgeStorageError("INVALID_KEY", f"Key must be a string, not {_type_name(key)}")
+    if not key:
+        raise ForgeStorageError("EMPTY_KEY" if entity else "KEY_TOO_SHORT")
+    if len(key) > _limits.KEY_MAX_LENGTH:
+        raise ForgeStorageError(
+            "KEY_TOO_LONG",
+            f"Key was {len(key)} characters, but should be at most "
+            f"{_limits.KEY_MAX_LENGTH} characters",
+        )
+    if not _limits.KEY_PATTERN.match(key):
+        raise ForgeStorageError(
+            "INVALID_KEY", f'Key "{key}" should match the pattern "/^(?!\\s+$)[a-zA-Z0-9:._\\s-#]+$/"'
+        )
+    return key
+
+
+def validate_entity_name(name: Any) -> str:
+    """Check an entity name: too short, too long, pattern (ref §4.2, §16 #11)."""
+    if not isinstance(name, str):
+        raise ForgeStorageError(
+            "INVALID_ENTITY_TYPE", f"Entity name must be a string, not {_type_name(name)}"
+        )
+    if len(name) < _limits.ENTITY_NAME_MIN:
+        raise ForgeStorageError(
+            "ENTITY_TYPE_TOO_SHORT",
+            f'Entity name "{name}" was {len(name)} characters, but should be at least '
+            f"{_limits.ENTITY_NAME_MIN} characters",
+        )
+    if len(name) > _limits.ENTITY_NAME_MAX:
+        raise ForgeStorageError(
+            "ENTITY_TYPE_TOO_LARGE",
+            f"Entity name was {len(name)} characters, but should be at most "
+            f"{_limits.ENTITY_NAME_MAX} characters",
+        )
+    if not _limits.ENTITY_NAME_PATTERN.match(name):
+        raise ForgeStorageError(
+            "INVALID_ENTITY_TYPE",
+            f'Entity name "{name}" should match the pattern '
+            '"/^(?![_.-])(?!.*\\.{2})[a-z0-9:\\-_.]*(?<![.])$/"',
+        )
+    return name
+
+
+def encoded_size(value: Any) -> int:
+    """UTF-8 bytes of the compact JSON form of ``value`` (decision 8)."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ForgeStorageError("BAD_REQUEST", f"Value is not JSON: {exc}") from None
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def depth_of(value: Any) -> int:
+    """Nesting levels of objects and arrays: ``1`` is 0, ``{}`` is 1, ``[{}]`` is 2."""
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > deepest:
+            deepest = level
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((child, level + 1))
+    return deepest
+
+
+def check_json(value: Any) -> None:
+    """Reject what JSON cannot carry: non-string object keys, NaN/Infinity, other types."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for name, child in node.items():
+                if not isinstance(name, str):
+                    raise ForgeStorageError(
+                        "BAD_REQUEST", f"Object keys must be strings, not {_type_name(name)}"
+                    )
+                stack.append(child)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise ForgeStorageError("BAD_REQUEST", f"Value {node} is not valid JSON")
+        elif node is not None and not isinstance(node, (str, int, bool)):
+            raise ForgeStorageError(
+                "BAD_REQUEST", f"Value of type {_type_name(node)} cannot be stored as JSON"
+            )
+
+
+def validate_value(value: Any, *, max_bytes: int, trusted: bool = False) -> None:
+    """Null, depth and size rules for a stored value (ref §5, decision 8).
+
+    ``trusted`` values came from a JSON parser, so only the Forge rules are checked.
+    """
+    if value is None:
+        raise ForgeStorageError("BAD_REQUEST", "Value cannot be null")
+    if not trusted:
+        check_json(value)
+    if depth_of(value) > _limits.VALUE_MAX_DEPTH:
+        raise ForgeStorageError("MAX_DEPTH")
+    size = encoded_size(value)
+    if size > max_bytes:
+        raise ForgeStorageError(
+            "MAX_SIZE",
+            f"The provided value is {size} bytes, which exceeds the maximum size limit of "
+            f"{max_bytes} bytes.",
+        )
+
+
+def ttl_seconds(ttl: Any) -> int:
+    """Seconds from Forge's ``{"value": n, "unit": "MINUTES"}`` (decision 5)."""
+    if not isinstance(ttl, dict) or set(ttl) != {"value", "unit"}:
+        raise ForgeStorageError(
+            "BAD_REQUEST", 'ttl must be an object {"value": <positive integer>, "unit": <unit>}'
+        )
+    unit, amount = ttl["unit"], ttl["value"]
+    if unit not in _limits.TTL_UNITS:
+        raise ForgeStorageError(
+            "BAD_REQUEST", f"ttl.unit must be one of {', '.join(_limits.TTL_UNITS)}"
+        )
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+        raise ForgeStorageError("BAD_REQUEST", "ttl.value must be a positive integer")
+    seconds = amount * _limits.TTL_UNITS[unit]
+    if seconds > _limits.TTL_MAX_SECONDS:
+        raise ForgeStorageError(
+            "BAD_REQUEST",
+            f"ttl must be at most 1 year ({_limits.TTL_MAX_SECONDS} seconds), got {seconds}",
+        )
+    return seconds
+
+
+def metadata_fields(fields: Any) -> tuple[str, ...]:
+    """Validate a ``metadataFields`` list; duplicates are harmless."""
+    if fields is None:
+        return ()
+    if not isinstance(fields, (list, tuple)):
+        raise ForgeStorageError("BAD_REQUEST", "metadataFields must be an array")
+    for name in fields:
+        if name not in METADATA_FIELDS:
+            raise ForgeStorageError(
+                "BAD_REQUEST",
+                f"metadataFields items must be one of {', '.join(METADATA_FIELDS)}, got {name!r}",
+            )
+    return tuple(fields)
+
+
+def one_of(name: str, value: Any, allowed: Iterable[str]) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ForgeStorageError("BAD_REQUEST", f"{name} must be one of {', '.join(allowed)}")
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
