@@ -1,0 +1,1 @@
+"""Wire protocols: REST (with its OpenAPI spec) and GraphQL, mapped onto the engine."""
