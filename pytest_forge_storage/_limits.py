@@ -45,3 +45,10 @@ FLOAT_MIN_MAGNITUDE = 1e-130
 BATCH_MAX_ITEMS = 25
 TRANSACTION_MAX_OPERATIONS = 25
 PAYLOAD_MAX_BYTES = 4 * 1024 * 1024
+
+# Custom entities, continued (ref §5 "Entities per app", "Indexes": range values combined
+# at most 900 bytes, partition values at most 1700 bytes).
+ENTITIES_MAX = 20
+INDEX_RANGE_MAX_BYTES = 900
+INDEX_PARTITION_MAX_BYTES = 1700
+ENTITY_ATTRIBUTE_TYPES = ("string", "integer", "float", "boolean", "any")

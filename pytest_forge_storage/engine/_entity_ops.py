@@ -1,47 +1,193 @@
-"""Custom entities, batch and transactions on the engine (filled in by the entity work)."""
+"""Custom entities, batch and transactions on the engine (ref §3, §6, §10, §11).
+
+:class:`EntityOperations` is mixed into :class:`~pytest_forge_storage.engine.Engine`; the
+REST and GraphQL protocols and the ``ForgeStorage`` facade call these methods. Every public
+method takes the engine's re-entrant lock, so a call is atomic on its own and inside a
+request that already holds the lock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from .._errors import ForgeStorageError
+from pytest_forge_storage import _limits
+from pytest_forge_storage._clock import now_ms
+from pytest_forge_storage._errors import ForgeStorageError
 
-#: Per-item fault hook for batch operations: ``(key, entity_name) -> error or None``.
-ItemFault = Callable[[Any, Any], ForgeStorageError | None]
+from . import _batch, _manifest
+from ._batch import ItemFault as ItemFault
+from ._entities import EntityRegistry, EntityStore
+from ._entity_query import run_query
+from ._items import Item
+from ._options import SetOptions, get_fields
+from ._schema import EntityDecl, declare
+from ._transaction import run_transaction
+from ._values import check_value
+
+if TYPE_CHECKING:
+    from ._kvs import KvsStore
+
+__all__ = ["EntityOperations", "ItemFault"]
 
 
 class EntityOperations:
+    """Entity declarations, entity records, batch and transactions."""
+
+    lock: threading.RLock
+    kvs: KvsStore
+    _entities: EntityRegistry
+
     def _init_entities(self) -> None:
-        pass
+        self._entities = EntityRegistry()
 
     def _reset_entities(self) -> None:
         """Drop entity records (declarations stay)."""
+        with self.lock:
+            self._entities.reset()
 
+    # -- declarations ------------------------------------------------------------------
+    def define_entity(
+        self,
+        name: str,
+        attributes: Mapping[str, str | Mapping[str, Any]],
+        indexes: Sequence[str | Mapping[str, Any]] = (),
+    ) -> None:
+        """Declare an entity (``{"age": "integer"}`` or ``{"age": {"type": "integer"}}``;
+        indexes in manifest form). Redeclaring replaces the declaration and re-indexes the
+        stored records, which must fit it. 400 ``BAD_REQUEST`` naming the rule broken."""
+        decl = declare(name, attributes, indexes)
+        with self.lock:
+            self._entities.define([decl], now_ms())
+
+    def load_manifest(self, path: str | os.PathLike[str]) -> list[str]:
+        """Declare the entities of a ``manifest.yml`` (``app.storage.entities`` only), all
+        or none; return their names."""
+        decls = _manifest.load(path)
+        with self.lock:
+            self._entities.define(decls, now_ms(), where=f"{os.fspath(path)}: ")
+        return [decl.name for decl in decls]
+
+    def entity_names(self) -> list[str]:
+        with self.lock:
+            return self._entities.names()
+
+    def entity_declaration(self, name: str) -> EntityDecl:
+        """The declaration of ``name`` (``.attributes``, ``.indexes``, ``.to_manifest()``)."""
+        with self.lock:
+            return self._entities.store(name).decl
+
+    # -- records (REST and GraphQL) ----------------------------------------------------
     def entity_get(self, entity_name: Any, key: Any, *, options: Any = None) -> dict[str, Any]:
-        raise NotImplementedError
+        with self.lock:
+            store = self._entities.target(entity_name, key)
+            fields = get_fields(options)
+            item = store.live(key, now_ms())
+            if item is None:
+                raise ForgeStorageError("KEY_NOT_FOUND")
+            return item.render(key, fields, entity_name)
 
     def entity_set(
         self, entity_name: Any, key: Any, value: Any, *, options: Any = None, trusted: bool = False
     ) -> dict[str, Any] | None:
-        raise NotImplementedError
+        """Write a record; the returned dict is the 200 body, ``None`` means 204."""
+        from ._engine import returned  # the engine module imports this one
+
+        with self.lock:
+            store = self._entities.target(entity_name, key)
+            opts = SetOptions.parse(options)
+            check_value(store.decl, value, trusted=trusted)
+            previous, item = store.write(
+                key,
+                value,
+                now=now_ms(),
+                ttl_ms=opts.ttl * 1000 if opts.ttl is not None else None,
+                fail_if_exists=opts.fail_if_exists,
+            )
+            return returned(key, opts, previous, item, entity_name)
 
     def entity_delete(self, entity_name: Any, key: Any) -> None:
-        raise NotImplementedError
+        """Delete a record; 404 ``KEY_NOT_FOUND`` when there is none (decision 2)."""
+        with self.lock:
+            if self._entities.target(entity_name, key).remove(key, now_ms()) is None:
+                raise ForgeStorageError("KEY_NOT_FOUND")
 
     def entity_query(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """The ``entity/query`` body of ref §3.4 → ``{"data": [...], "cursor"?}``."""
+        with self.lock:
+            return run_query(self._entities, body)
 
+    # -- facade helpers ----------------------------------------------------------------
+    def entity_items(self, entity_name: str) -> Iterator[tuple[str, Item]]:
+        """Live records in key order (a snapshot, safe to modify the store meanwhile)."""
+        with self.lock:
+            return iter(self._entities.store(entity_name).items(now_ms()))
+
+    def entity_put(
+        self,
+        entity_name: str,
+        key: str,
+        value: Any,
+        *,
+        ttl: float | None = None,
+        trusted: bool = False,
+    ) -> None:
+        """Seed a record, validated exactly as ``entity/set``; ``ttl`` in seconds."""
+        with self.lock:
+            store = self._entities.target(entity_name, key)
+            ttl_ms = _ttl_ms(ttl)
+            check_value(store.decl, value, trusted=trusted)
+            store.write(key, value, now=now_ms(), ttl_ms=ttl_ms)
+
+    def entity_remove(self, entity_name: str, key: str) -> None:
+        self.entity_delete(entity_name, key)
+
+    def entity_clear(self, entity_name: str) -> None:
+        with self.lock:
+            self._entities.store(entity_name).clear()
+
+    def entity_restore_item(self, entity_name: str, key: str, item: Item) -> None:
+        """Put back a record from a snapshot, metadata included; it must still fit the
+        entity's declaration."""
+        with self.lock:
+            store: EntityStore = self._entities.target(entity_name, key)
+            check_value(store.decl, item.value, trusted=True)
+            store.restore(key, item)
+
+    # -- batch and transactions --------------------------------------------------------
     def batch_set(self, items: list[Any], *, item_fault: ItemFault | None = None) -> dict[str, Any]:
-        raise NotImplementedError
+        with self.lock:
+            return _batch.batch_set(self._entities, self.kvs, items, item_fault)
 
     def batch_get(self, items: list[Any], *, item_fault: ItemFault | None = None) -> dict[str, Any]:
-        raise NotImplementedError
+        with self.lock:
+            return _batch.batch_get(self._entities, self.kvs, items, item_fault)
 
     def batch_delete(
         self, items: list[Any], *, item_fault: ItemFault | None = None
     ) -> dict[str, Any]:
-        raise NotImplementedError
+        with self.lock:
+            return _batch.batch_delete(self._entities, self.kvs, items, item_fault)
 
     def transaction(self, body: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Apply a transaction or raise; ``None`` means 204 (decision 11)."""
+        with self.lock:
+            run_transaction(self._entities, self.kvs, body)
+
+
+def _ttl_ms(ttl: Any) -> int | None:
+    """Seeding TTL in seconds (fractions allowed): positive, at most one year."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
+        raise ForgeStorageError(
+            "BAD_REQUEST", f"ttl must be a positive number of seconds, got {ttl!r}"
+        )
+    if ttl > _limits.TTL_MAX_SECONDS:
+        raise ForgeStorageError(
+            "BAD_REQUEST",
+            f"ttl must be at most 1 year ({_limits.TTL_MAX_SECONDS} seconds), got {ttl}",
+        )
+    return max(1, round(ttl * 1000))

@@ -1,0 +1,214 @@
+"""Custom-entity records: one :class:`EntityStore` per declared entity (decision 3).
+
+Each store keeps its live records by key and every index of the declaration in sync on
+set, overwrite, delete and expiry. Expired records are purged when met and are never
+returned (decision 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pytest_forge_storage import _limits
+from pytest_forge_storage._errors import ForgeStorageError
+
+from ._conditions import Condition
+from ._index import Entry, Index
+from ._items import Item
+from ._schema import BY_KEY, EntityDecl
+from ._validation import validate_entity_name, validate_key
+from ._values import check_value
+
+Page = list[tuple[Entry, str, Item]]
+
+
+class EntityStore:
+    """The records of one entity and its sorted indexes."""
+
+    def __init__(self, decl: EntityDecl) -> None:
+        self.decl = decl
+        self._items: dict[str, Item] = {}
+        self._indexes = {index.name: Index(index) for index in decl.all_indexes()}
+
+    # -- reads -------------------------------------------------------------------------
+    def live(self, key: str, now: int) -> Item | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if not item.alive(now):
+            self._drop(key, item)
+            return None
+        return item
+
+    def items(self, now: int) -> list[tuple[str, Item]]:
+        """Live records in key order (a snapshot)."""
+        out: list[tuple[str, Item]] = []
+        expired: list[str] = []
+        for _, key in self._indexes[BY_KEY].entries:
+            item = self._items[key]
+            if item.alive(now):
+                out.append((key, item))
+            else:
+                expired.append(key)
+        self._purge(expired)
+        return out
+
+    def page(
+        self,
+        index_name: str,
+        partition: tuple[Any, ...],
+        condition: Condition | None,
+        *,
+        after: Entry | None,
+        descending: bool,
+        limit: int,
+        now: int,
+    ) -> tuple[Page, Entry | None]:
+        """Up to ``limit`` live records in index order, and the position to resume from
+        when a further live record exists in the range (decision 7), else ``None``."""
+        page: Page = []
+        expired: list[str] = []
+        more = False
+        for entry in self._indexes[index_name].scan(
+            partition, condition, after=after, descending=descending
+        ):
+            key = entry[-1]
+            item = self._items[key]
+            if not item.alive(now):
+                expired.append(key)
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append((entry, key, item))
+        self._purge(expired)
+        return page, (page[-1][0] if more and page else None)
+
+    # -- writes ------------------------------------------------------------------------
+    def write(
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        now: int,
+        ttl_ms: int | None = None,
+        fail_if_exists: bool = False,
+    ) -> tuple[Item | None, Item]:
+        """Store an already validated value; return (previous live item, new item)."""
+        previous = self.live(key, now)
+        if previous is not None:
+            if fail_if_exists:
+                raise ForgeStorageError("KEY_CONFLICT")
+            self._unindex(key, previous)
+        created = previous.created_ms if previous is not None else now
+        item = Item(value, created, now, now + ttl_ms if ttl_ms is not None else None)
+        self._items[key] = item
+        self._index(key, item)
+        return previous, item
+
+    def restore(self, key: str, item: Item) -> None:
+        """Put ``item`` back as it was (snapshots), metadata included."""
+        existing = self._items.get(key)
+        if existing is not None:
+            self._unindex(key, existing)
+        self._items[key] = item
+        self._index(key, item)
+
+    def remove(self, key: str, now: int) -> Item | None:
+        """Delete a live record; ``None`` when there is none."""
+        item = self.live(key, now)
+        if item is not None:
+            self._drop(key, item)
+        return item
+
+    def clear(self) -> None:
+        self._items.clear()
+        for index in self._indexes.values():
+            index.entries.clear()
+
+    def rebuilt(self, decl: EntityDecl, now: int) -> EntityStore:
+        """A store for a new declaration holding this store's live records, each
+        re-validated (a record that no longer fits is an error naming it)."""
+        store = EntityStore(decl)
+        for key, item in self.items(now):
+            try:
+                check_value(decl, item.value, trusted=True)
+            except ForgeStorageError as exc:
+                raise ForgeStorageError(
+                    "BAD_REQUEST",
+                    f"entity {decl.name!r}: the stored record {key!r} does not fit the new "
+                    f"declaration ({exc.message}); clear the entity first",
+                ) from None
+            store.restore(key, item)
+        return store
+
+    # -- internals ---------------------------------------------------------------------
+    def _index(self, key: str, item: Item) -> None:
+        for index in self._indexes.values():
+            index.add(key, item.value)
+
+    def _unindex(self, key: str, item: Item) -> None:
+        for index in self._indexes.values():
+            index.discard(key, item.value)
+
+    def _drop(self, key: str, item: Item) -> None:
+        del self._items[key]
+        self._unindex(key, item)
+
+    def _purge(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._drop(key, self._items[key])
+
+
+class EntityRegistry:
+    """Declared entities and their stores."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, EntityStore] = {}
+
+    def names(self) -> list[str]:
+        return list(self._stores)
+
+    def store(self, name: Any) -> EntityStore:
+        """The store of a declared entity; Forge's name codes, then 400
+        ``INVALID_ENTITY_TYPE`` for an undeclared one (decision 9)."""
+        validate_entity_name(name)
+        store = self._stores.get(name)
+        if store is None:
+            raise ForgeStorageError(
+                "INVALID_ENTITY_TYPE",
+                f'Entity "{name}" is not declared; declare it in manifest.yml '
+                "(app.storage.entities) or with define_entity()",
+            )
+        return store
+
+    def target(self, name: Any, key: Any) -> EntityStore:
+        """Validate a record address: the key, then the entity name (ref §4.2)."""
+        validate_key(key, entity=True)
+        return self.store(name)
+
+    def define(self, decls: Iterable[EntityDecl], now: int, *, where: str = "") -> None:
+        """Declare (or redeclare) entities, all or none: existing records are re-indexed
+        and must fit their new declaration."""
+        staged: dict[str, EntityStore] = {}
+        for decl in decls:
+            existing = self._stores.get(decl.name)
+            try:
+                staged[decl.name] = (
+                    existing.rebuilt(decl, now) if existing is not None else EntityStore(decl)
+                )
+            except ForgeStorageError as exc:
+                raise ForgeStorageError(exc.code, where + exc.message) from None
+        total = len(set(self._stores) | set(staged))
+        if total > _limits.ENTITIES_MAX:
+            raise ForgeStorageError(
+                "BAD_REQUEST",
+                f"{where}an app can declare at most {_limits.ENTITIES_MAX} entities; this "
+                f"would make {total}",
+            )
+        self._stores.update(staged)
+
+    def reset(self) -> None:
+        for store in self._stores.values():
+            store.clear()
