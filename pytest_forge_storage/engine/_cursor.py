@@ -7,7 +7,7 @@ import binascii
 import json
 from typing import Any
 
-from .._errors import ForgeStorageError
+from pytest_forge_storage._errors import ForgeStorageError
 
 
 def encode(position: Any) -> str:

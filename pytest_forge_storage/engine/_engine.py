@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .. import _limits
-from .._errors import ForgeStorageError
+from pytest_forge_storage import _limits
+from pytest_forge_storage._errors import ForgeStorageError
 from ._entity_ops import EntityOperations
 from ._items import Item
 from ._kvs import KvsStore

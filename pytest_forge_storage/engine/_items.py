@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .._clock import iso_ms
+from pytest_forge_storage._clock import iso_ms
 
 
 class Item:

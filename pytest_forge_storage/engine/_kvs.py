@@ -7,9 +7,9 @@ from typing import Any
 
 from sortedcontainers import SortedDict
 
-from .. import _limits
-from .._clock import now_ms
-from .._errors import ForgeStorageError
+from pytest_forge_storage import _limits
+from pytest_forge_storage._clock import now_ms
+from pytest_forge_storage._errors import ForgeStorageError
 from . import _cursor
 from ._items import Item
 from ._validation import validate_key, validate_value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import ForgeStorageError
+from pytest_forge_storage._errors import ForgeStorageError
 from ._validation import KEY_POLICIES, RETURN_VALUES, metadata_fields, one_of, ttl_seconds
 
 

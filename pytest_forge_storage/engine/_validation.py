@@ -7,8 +7,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .. import _limits
-from .._errors import ForgeStorageError
+from pytest_forge_storage import _limits
+from pytest_forge_storage._errors import ForgeStorageError
 
 METADATA_FIELDS = ("CREATED_AT", "UPDATED_AT", "EXPIRE_TIME")
 KEY_POLICIES = ("OVERRIDE", "FAIL_IF_EXISTS")

@@ -11,9 +11,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .._errors import ForgeStorageError
-from ..engine import Engine
-from ..engine._entity_ops import ItemFault
+from pytest_forge_storage._errors import ForgeStorageError
+from pytest_forge_storage.engine import Engine
+from pytest_forge_storage.engine._entity_ops import ItemFault
 from .openapi import validate_request
 
 Result = tuple[int, Any]
