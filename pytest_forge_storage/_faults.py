@@ -120,7 +120,9 @@ def make_fault(
         raise ValueError(f"after must be a non-negative integer, not {after!r}")
     if not isinstance(code, str) or not code:
         raise ValueError(f"code must be a Forge error code such as 'RATE_LIMIT_EXCEEDED', not {code!r}")
-    if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
+    if transport is None and status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+    ):
         raise ValueError(f"status must be an HTTP status code, not {status!r}")
     return Fault(
         operation=operation,

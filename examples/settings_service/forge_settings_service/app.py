@@ -1,0 +1,174 @@
+"""The Flask app: per-site settings, a per-site API token and the audit log.
+
+Forge invokes the remote with the app system token in the ``x-forge-oauth-system``
+header; every endpoint forwards it to Forge storage as a bearer token.
+
+======================================  ================================================
+``GET    /settings/<site>``             200 the settings, 404 when none
+``PUT    /settings/<site>``             200, overwrites; the audit entry keeps the old value
+``POST   /settings/<site>``             201, create only; 409 when settings exist
+``DELETE /settings/<site>``             204, 404 when none
+``PUT    /settings/<site>/api-token``   204, stores ``{"token": ...}`` as a Forge secret
+``GET    /settings/<site>/api-token``   200 ``{"configured", "hint"}`` (never the token)
+``DELETE /settings/<site>/api-token``   204, 404 when none
+``GET    /audit/<site>?limit=&cursor=`` 200 ``{"entries", "cursor"}``, oldest first
+======================================  ================================================
+
+Storage failures become 502 (or 503 when Forge kept rate-limiting after every retry).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from flask import Flask, Response, jsonify, request
+
+from .audit import AuditLog
+from .forge_storage_client import (
+    DEFAULT_BASE_URL,
+    ForgeStorageClient,
+    KeyConflict,
+    RetryPolicy,
+    StorageError,
+    StorageUnavailable,
+)
+
+TOKEN_HEADER = "x-forge-oauth-system"
+SITE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+
+
+def settings_key(site: str) -> str:
+    return f"settings:{site}"
+
+
+def api_token_key(site: str) -> str:
+    return f"api-token:{site}"
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.status = status
+        self.body = {"error": error, **extra}
+
+
+def create_app(
+    forge_base_url: str = DEFAULT_BASE_URL,
+    *,
+    retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, safe as default
+    sleep: Callable[[float], Any] = time.sleep,
+) -> Flask:
+    """The service. ``retry`` and ``sleep`` are passed to the storage client."""
+    app = Flask(__name__)
+    session = requests.Session()
+
+    def storage() -> ForgeStorageClient:
+        token = request.headers.get(TOKEN_HEADER, "").strip()
+        if not token:
+            raise HttpError(401, f"missing {TOKEN_HEADER} header")
+        return ForgeStorageClient(
+            token, base_url=forge_base_url, session=session, retry=retry, sleep=sleep
+        )
+
+    def checked(site: str) -> str:
+        if not SITE.match(site):
+            raise HttpError(400, "invalid site name", site=site)
+        return site
+
+    def json_object() -> dict[str, Any]:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise HttpError(400, "the body must be a JSON object")
+        return body
+
+    # -- settings ----------------------------------------------------------------------
+    @app.get("/settings/<site>")
+    def get_settings(site: str) -> Any:
+        value = storage().get(settings_key(checked(site)))
+        if value is None:
+            raise HttpError(404, "no settings for this site", site=site)
+        return {"site": site, "settings": value}
+
+    @app.put("/settings/<site>")
+    def put_settings(site: str) -> Any:
+        client, settings = storage(), json_object()
+        previous = client.set(settings_key(checked(site)), settings, return_previous=True)
+        AuditLog(client).record(
+            site, "settings.updated", {"previous": previous, "current": settings}
+        )
+        return {"site": site, "settings": settings, "previous": previous}
+
+    @app.post("/settings/<site>")
+    def create_settings(site: str) -> Any:
+        client, settings = storage(), json_object()
+        try:
+            client.set(settings_key(checked(site)), settings, create_only=True)
+        except KeyConflict as exc:
+            raise HttpError(409, "settings already exist", code=exc.code) from None
+        AuditLog(client).record(site, "settings.created", {"current": settings})
+        return {"site": site, "settings": settings}, 201
+
+    @app.delete("/settings/<site>")
+    def delete_settings(site: str) -> Any:
+        client = storage()
+        if not client.delete(settings_key(checked(site))):
+            raise HttpError(404, "no settings for this site", site=site)
+        AuditLog(client).record(site, "settings.deleted")
+        return "", 204
+
+    # -- the site's API token (a Forge secret) -----------------------------------------
+    @app.put("/settings/<site>/api-token")
+    def put_api_token(site: str) -> Any:
+        client, body = storage(), json_object()
+        token = body.get("token")
+        if not isinstance(token, str) or len(token) < 8:
+            raise HttpError(400, "token must be a string of at least 8 characters")
+        client.set_secret(api_token_key(checked(site)), token)
+        AuditLog(client).record(site, "api-token.set")  # never the token itself
+        return "", 204
+
+    @app.get("/settings/<site>/api-token")
+    def get_api_token(site: str) -> Any:
+        token = storage().get_secret(api_token_key(checked(site)))
+        if token is None:
+            return {"configured": False, "hint": None}
+        return {"configured": True, "hint": "****" + str(token)[-4:]}
+
+    @app.delete("/settings/<site>/api-token")
+    def delete_api_token(site: str) -> Any:
+        client = storage()
+        if not client.delete_secret(api_token_key(checked(site))):
+            raise HttpError(404, "no API token for this site", site=site)
+        AuditLog(client).record(site, "api-token.deleted")
+        return "", 204
+
+    # -- audit log ---------------------------------------------------------------------
+    @app.get("/audit/<site>")
+    def list_audit(site: str) -> Any:
+        limit = request.args.get("limit", default=20, type=int)
+        if limit is None or not 1 <= limit <= 100:
+            raise HttpError(400, "limit must be between 1 and 100")
+        entries, cursor = AuditLog(storage()).page(
+            checked(site), limit=limit, cursor=request.args.get("cursor")
+        )
+        return {"entries": entries, "cursor": cursor}
+
+    # -- errors ------------------------------------------------------------------------
+    @app.errorhandler(HttpError)
+    def http_error(exc: HttpError) -> tuple[Response, int]:
+        return jsonify(exc.body), exc.status
+
+    @app.errorhandler(StorageError)
+    def storage_error(exc: StorageError) -> tuple[Response, int, dict[str, str]]:
+        if isinstance(exc, StorageUnavailable):
+            return jsonify(error="forge storage is unreachable"), 502, {}
+        body = jsonify(error="forge storage failed", code=exc.code, status=exc.status)
+        if exc.status == 429:
+            return body, 503, {"Retry-After": "1"}
+        return body, 502, {}
+
+    return app
