@@ -110,8 +110,9 @@ class Router:
         denied = self.unauthorized(request.headers)
         if denied is not None:
             if known:
+                key, entity_name = _describe_quietly(rest, operation, request.body)
                 raw = encode_json(denied.to_rest())
-                self.record(self._call(operation, None, None, request, 401, raw, denied.code))
+                self.record(self._call(operation, key, entity_name, request, 401, raw, denied.code))
             return _error(denied)
         if not known:
             return _error(
@@ -162,6 +163,15 @@ class Router:
         except ImportError:  # the GraphQL protocol is not part of this build
             return None
         return graphql.handle(self, request)
+
+
+def _describe_quietly(rest: Any, operation: str, raw: bytes) -> tuple[str | None, str | None]:
+    """Key and entity of a request we refuse anyway, so that its call is findable by key."""
+    try:
+        described: tuple[str | None, str | None] = rest.describe(operation, rest.parse_body(raw))
+    except ForgeStorageError:
+        return None, None
+    return described
 
 
 def _error(exc: ForgeStorageError) -> HttpResponse:

@@ -215,7 +215,7 @@ class ForgeStorage:
             )
         if times is not None and len(found) != times:
             raise AssertionError(
-                f"Expected {times} storage call(s) {wanted}, but {len(found)} were made.\n"
+                f"Expected {times} storage call(s) {wanted}, but {_count(found)} made.\n"
                 f"Recorded calls:\n{describe_calls(self.calls)}"
             )
 
@@ -226,7 +226,7 @@ class ForgeStorage:
         if found:
             wanted = _describe_filter(operation, key, None)
             raise AssertionError(
-                f"Expected no storage call {wanted}, but {len(found)} were made.\n"
+                f"Expected no storage call {wanted}, but {_count(found)} made.\n"
                 f"Recorded calls:\n{describe_calls(self.calls)}"
             )
 
@@ -294,6 +294,10 @@ def _ttl_seconds(ttl: timedelta | float | None) -> float | None:
             "BAD_REQUEST", f"ttl must be more than 0 and at most 1 year ({TTL_MAX_SECONDS} s)"
         )
     return float(seconds)
+
+
+def _count(calls: list[StorageCall]) -> str:
+    return "1 was" if len(calls) == 1 else f"{len(calls)} were"
 
 
 def _check_operation(operation: str | None) -> None:
