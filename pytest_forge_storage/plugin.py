@@ -15,6 +15,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .storage import ForgeStorage
+    from .transports.server import ForgeStorageServer
 
 MARKER = "forge_storage"
 _storage_key = pytest.StashKey["ForgeStorage"]()
@@ -30,6 +31,7 @@ class MarkerOptions:
 
 
 def _marker_options(*args: Any, **kwargs: Any) -> MarkerOptions:
+    __tracebackhide__ = True
     if args:
         raise TypeError(
             "@pytest.mark.forge_storage takes keyword arguments only: "
@@ -74,6 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def forge_storage(request: pytest.FixtureRequest) -> Generator[ForgeStorage, None, None]:
     """A fresh in-memory Forge storage, serving every requests/httpx call to it."""
+    __tracebackhide__ = True
     from .storage import ForgeStorage
 
     options = MarkerOptions()
@@ -120,3 +123,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         from ._calls import describe_calls
 
         report.sections.append(("forge storage calls", describe_calls(storage.calls)))
+
+
+@pytest.fixture
+def forge_storage_server(
+    request: pytest.FixtureRequest,
+) -> Generator[ForgeStorageServer, None, None]:
+    """The fake served over real HTTP on 127.0.0.1 and a free port: ``.url``, ``.storage``.
+
+    For subprocesses and non-Python clients. If the test also uses ``forge_storage`` (the
+    fixture or the marker), the server serves that same storage, marker options included;
+    otherwise a fresh one with the ``forge_storage_manifest`` entities. Stops at teardown.
+    """
+    from .transports.server import ForgeStorageServer
+
+    storage = None
+    if "forge_storage" in request.fixturenames or request.node.get_closest_marker(MARKER):
+        storage = request.getfixturevalue("forge_storage")
+    server = ForgeStorageServer(storage)
+    if storage is None:
+        ini_manifest = request.config.getini("forge_storage_manifest")
+        if ini_manifest:
+            server.storage.load_manifest(Path(request.config.rootpath, ini_manifest))
+        request.node.stash[_storage_key] = server.storage
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
