@@ -1,0 +1,210 @@
+"""GraphQL documents: parsed once per text, and told apart from the rest of Atlassian's API.
+
+``/graphql`` serves all of Atlassian's GraphQL API, not only storage. :func:`document`
+parses a query text once (an LRU cache keyed by the text) and :meth:`Document.select`
+decides, from the root fields of the operation to run, whether the request is ours:
+
+* only storage root fields (``__typename`` and introspection fields aside) — ours;
+* no storage root field — not ours: the router passes the request on untouched;
+* both — ours to refuse with a 400 that says why: the fake serves only storage fields.
+
+Fragments are followed at the root, so ``{ ...Storage }`` counts as storage.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from typing import NamedTuple
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+    validate,
+)
+
+#: Root fields of Atlassian's schema that are Forge storage (reference §12.3, §12.7).
+#: ``appStoredEntitiesForCleanup`` (sent by ``@forge/storage`` 1.5.15, ref §12.4) is no
+#: longer in the gateway schema: it counts as storage, so it fails validation here with
+#: "Cannot query field" instead of going out to the network.
+STORAGE_ROOT_FIELDS = frozenset(
+    {
+        "appStoredEntity",
+        "appStoredEntities",
+        "appStoredCustomEntity",
+        "appStoredCustomEntities",
+        "appStorage",
+        "appStorageCustomEntity",
+        "appStoredEntitiesForCleanup",
+    }
+)
+
+#: A storage field name anywhere in a text that does not parse.
+_MENTION = re.compile(r"\bappStor(?:age|ed)[A-Za-z]*")
+
+CACHE_SIZE = 256
+
+
+def mentions_storage(text: str) -> bool:
+    """Whether ``text`` names a storage root field (for bodies that do not parse)."""
+    return _MENTION.search(text) is not None
+
+
+class Selection(NamedTuple):
+    """What :meth:`Document.select` found: ``storage`` is False for "not ours"."""
+
+    storage: bool
+    error: str | None = None
+    #: The document to validate and execute (the whole document, or the chosen
+    #: operation with the fragments it uses when other operations are not storage).
+    executable: DocumentNode | None = None
+
+
+_NOT_OURS = Selection(False)
+
+
+class Document:
+    """One query text: its AST (or syntax error), operations and, lazily, validation."""
+
+    __slots__ = (
+        "_errors", "_selections", "ast", "fragments", "operations", "source", "syntax_error",
+    )  # fmt: skip
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.syntax_error: GraphQLError | None = None
+        self.operations: dict[str | None, OperationDefinitionNode] = {}
+        self.fragments: dict[str, FragmentDefinitionNode] = {}
+        self._selections: dict[str | None, Selection] = {}
+        self._errors: dict[int, list[GraphQLError]] = {}
+        try:
+            self.ast: DocumentNode | None = parse(source)
+        except GraphQLError as exc:
+            self.ast = None
+            self.syntax_error = exc
+            return
+        for definition in self.ast.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                name = definition.name.value if definition.name else None
+                self.operations.setdefault(name, definition)
+            elif isinstance(definition, FragmentDefinitionNode):
+                self.fragments[definition.name.value] = definition
+
+    # -- which operation, and is it ours -------------------------------------------
+    def select(self, operation_name: str | None) -> Selection:
+        selection = self._selections.get(operation_name)
+        if selection is None:
+            selection = self._select(operation_name)
+            if operation_name is None or operation_name in self.operations:
+                # Bounded by the document; every executable stays referenced from here,
+                # which keeps the ids that key the validation cache unique.
+                self._selections[operation_name] = selection
+        return selection
+
+    def _select(self, operation_name: str | None) -> Selection:
+        roots = {name: self._root_names(op.selection_set) for name, op in self.operations.items()}
+        ours = {name for name, names in roots.items() if names & STORAGE_ROOT_FIELDS}
+        if not ours:
+            if not self.operations and mentions_storage(self.source):
+                return Selection(True, "The document has fragments but no operation to run.")
+            return _NOT_OURS
+        if operation_name is None:
+            if len(self.operations) > 1:
+                return Selection(
+                    True, "Must provide operation name if query contains multiple operations."
+                )
+            operation_name = next(iter(self.operations))
+        elif operation_name not in self.operations:
+            return Selection(True, f"Unknown operation named '{operation_name}'.")
+        if operation_name not in ours:
+            return _NOT_OURS
+        names = roots[operation_name]
+        others = sorted(n for n in names - STORAGE_ROOT_FIELDS if not n.startswith("__"))
+        if others:
+            storage = sorted(names & STORAGE_ROOT_FIELDS)
+            return Selection(
+                True,
+                f"This operation mixes Forge storage root fields ({', '.join(storage)}) with "
+                f"other root fields ({', '.join(others)}). pytest-forge-storage serves only "
+                "the storage fields of Atlassian's GraphQL API: send the other fields in a "
+                "separate request (which your own mock or the network then answers).",
+            )
+        assert self.ast is not None
+        if len(ours) == len(self.operations):
+            return Selection(True, executable=self.ast)
+        operation = self.operations[operation_name]
+        used = self._fragments_used(operation.selection_set)
+        return Selection(
+            True,
+            executable=DocumentNode(definitions=(operation, *(self.fragments[n] for n in used))),
+        )
+
+    def _root_names(self, selection_set: SelectionSetNode) -> set[str]:
+        names: set[str] = set()
+        seen: set[str] = set()
+        stack = [selection_set]
+        while stack:
+            for node in stack.pop().selections:
+                if isinstance(node, FieldNode):
+                    names.add(node.name.value)
+                elif isinstance(node, InlineFragmentNode):
+                    stack.append(node.selection_set)
+                elif isinstance(node, FragmentSpreadNode):
+                    name = node.name.value
+                    if name not in seen and name in self.fragments:
+                        seen.add(name)
+                        stack.append(self.fragments[name].selection_set)
+        return names
+
+    def _fragments_used(self, selection_set: SelectionSetNode) -> list[str]:
+        used: dict[str, None] = {}
+        stack = [selection_set]
+        while stack:
+            for node in stack.pop().selections:
+                if isinstance(node, FragmentSpreadNode):
+                    name = node.name.value
+                    if name not in used and name in self.fragments:
+                        used[name] = None
+                        stack.append(self.fragments[name].selection_set)
+                elif isinstance(node, (FieldNode, InlineFragmentNode)) and node.selection_set:
+                    stack.append(node.selection_set)
+        return list(used)
+
+    # -- validation ----------------------------------------------------------------
+    def validation_errors(
+        self, schema: GraphQLSchema, executable: DocumentNode
+    ) -> list[GraphQLError]:
+        """Validation errors of ``executable`` against ``schema`` (computed once)."""
+        errors = self._errors.get(id(executable))
+        if errors is None:
+            errors = validate(schema, executable)
+            self._errors[id(executable)] = errors
+        return errors
+
+
+_cache: OrderedDict[str, Document] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def document(source: str) -> Document:
+    """The parsed document for ``source``, from an LRU cache of :data:`CACHE_SIZE` texts."""
+    with _cache_lock:
+        found = _cache.get(source)
+        if found is not None:
+            _cache.move_to_end(source)
+            return found
+    parsed = Document(source)
+    with _cache_lock:
+        _cache[source] = parsed
+        if len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return parsed

@@ -1,0 +1,260 @@
+"""The GraphQL protocol: the Forge storage fields of Atlassian's GraphQL API (reference §12).
+
+``POST /graphql`` (and ``/forge/entities/graphql``) bodies are ``{"query", "variables",
+"operationName"}``. Documents are parsed and validated with graphql-core against the bundled
+``spec/storage.graphql`` and executed for real, so aliases, fragments, variables,
+``operationName`` and ``__typename`` behave as against Forge. One request flows as:
+
+1. **Ours or not** (before auth, before recording): a document whose operation has no
+   storage root field is some other part of Atlassian's API, so :func:`handle` returns
+   ``None`` and the request goes on to the user's own mock or the network.
+2. **Auth**: a missing or blank token is 401, in GraphQL's error shape.
+3. **Request errors** — body not JSON, syntax error, validation error, storage mixed with
+   other root fields, bad variables, a batch, a method other than POST — are HTTP 400
+   (405 for the method) with ``{"errors": [...]}``, every error with ``extensions``.
+4. **Faults** planned per storage field (a dry run of the document names them): 429, 401,
+   403 and 5xx answer the whole request with that HTTP status, as the gateway does; other
+   Forge codes fail their field only; a transport fault fails the request.
+5. **Execution** under the engine lock, then one :class:`StorageCall` per storage field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import unquote_plus
+
+import graphql.execution
+from graphql import DocumentNode, GraphQLError, execute_sync
+
+from pytest_forge_storage._calls import StorageCall
+from pytest_forge_storage._faults import Fault
+from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, TransportFault
+
+from ._graphql_document import document, mentions_storage
+from ._graphql_schema import Context, PendingCall, schema
+
+if TYPE_CHECKING:
+    from pytest_forge_storage.router import Router
+
+__all__ = ["handle"]
+
+JSON_HEADERS = {"content-type": "application/json"}
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+#: HTTP statuses a fault answers for the whole request: the gateway's own errors
+#: (auth, rate limiting, server errors). Other statuses fail only the faulted field.
+WHOLE_REQUEST_STATUSES = frozenset({401, 403, 429})
+
+
+class Envelope(NamedTuple):
+    """A storage request: either an error to answer (after auth) or what to execute."""
+
+    error: HttpResponse | None
+    executable: DocumentNode | None = None
+    operation_name: str | None = None
+    variables: dict[str, Any] | None = None
+
+
+def handle(router: Router, request: HttpRequest) -> RouterResult:
+    """Serve a GraphQL request if it is a storage request; ``None`` passes it on."""
+    envelope = _envelope(request)
+    if envelope is None:
+        return None
+    denied = router.unauthorized(request.headers)
+    if denied is not None:
+        body = error_body(denied.message, denied.code, denied.status)
+        for call in _plan(router, envelope):
+            router.record(_call(call, request, denied.status, body, denied.code))
+        return HttpResponse(denied.status, body, JSON_HEADERS)
+    if envelope.error is not None:
+        return envelope.error
+    faults: dict[tuple[str | int, ...], Fault] | None = None
+    if router.faults:
+        faults = {}
+        for call in _plan(router, envelope):
+            fault = router.take_fault(call.operation, call.key, call.entity_name)
+            if fault is None:
+                continue
+            if fault.transport is not None:
+                router.record(_call(call, request, 0, b"", None))
+                return TransportFault(fault.transport)
+            if fault.status in WHOLE_REQUEST_STATUSES or fault.status >= 500:
+                body = error_body(fault.message, fault.code, fault.status)
+                router.record(_call(call, request, fault.status, body, fault.code))
+                return HttpResponse(fault.status, body, JSON_HEADERS)
+            faults[call.path] = fault
+    return _execute(router, request, envelope, faults)
+
+
+# -- 1. ours or not, and request errors ------------------------------------------------------
+def _envelope(request: HttpRequest) -> Envelope | None:
+    body = request.body
+    if request.method.upper() != "POST":
+        if not mentions_storage(unquote_plus(request.url) + body.decode("utf-8", "replace")):
+            return None
+        return _refuse(
+            f"{request.method} is not allowed for GraphQL storage operations; use POST",
+            "METHOD_NOT_ALLOWED", 405,
+        )  # fmt: skip
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        if not mentions_storage(body.decode("utf-8", "replace")):
+            return None
+        return _refuse("The request body is not valid JSON", "BAD_REQUEST")
+    if isinstance(payload, list):
+        if not mentions_storage(body.decode("utf-8", "replace")):
+            return None
+        return _refuse(
+            "Batched GraphQL requests (a JSON array of operations) are not supported for "
+            "Forge storage operations; send one operation per request",
+            "BAD_REQUEST",
+        )
+    query = payload.get("query") if isinstance(payload, dict) else None
+    if not isinstance(query, str):
+        if not mentions_storage(body.decode("utf-8", "replace")):
+            return None
+        return _refuse(
+            'The request body must be a JSON object {"query": <string>, "variables": '
+            '<object>, "operationName": <string>}',
+            "BAD_REQUEST",
+        )
+    assert isinstance(payload, dict)
+    doc = document(query)
+    if doc.syntax_error is not None:
+        if not mentions_storage(query):
+            return None
+        return Envelope(graphql_errors(400, [doc.syntax_error], PARSE_FAILED))
+    operation_name = payload.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        if not mentions_storage(query):
+            return None
+        return _refuse("operationName must be a string or null", VALIDATION_FAILED)
+    selection = doc.select(operation_name)
+    if not selection.storage:
+        return None
+    if selection.error is not None:
+        return _refuse(selection.error, VALIDATION_FAILED)
+    assert selection.executable is not None
+    variables = payload.get("variables")
+    if variables is None:
+        variables = {}
+    elif not isinstance(variables, dict):
+        return _refuse("variables must be a JSON object or null", VALIDATION_FAILED)
+    errors = doc.validation_errors(schema(), selection.executable)
+    if errors:
+        return Envelope(graphql_errors(400, errors, VALIDATION_FAILED))
+    return Envelope(None, selection.executable, operation_name, variables)
+
+
+def _refuse(message: str, error_type: str, status: int = 400) -> Envelope:
+    return Envelope(HttpResponse(status, error_body(message, error_type, status), JSON_HEADERS))
+
+
+# -- planning and execution ----------------------------------------------------------------
+def _plan(router: Router, envelope: Envelope) -> list[PendingCall]:
+    """The storage fields the request would run, in order (a dry run: no engine calls)."""
+    if envelope.error is not None:
+        return []
+    ctx = Context(router.engine, envelope.variables or {}, dry=True)
+    result = _run(envelope, ctx)
+    return ctx.calls if result is not None else []
+
+
+#: graphql-core 3.3 executes through its incremental (``@defer``/``@stream``) machinery
+#: unless told to use the plain executor, which is about a quarter faster; the storage
+#: schema has no incremental delivery. graphql-core 3.2 has only the plain one.
+_EXECUTOR = getattr(graphql.execution, "Executor", None)
+_EXECUTE_OPTIONS: dict[str, Any] = {"executor_class": _EXECUTOR} if _EXECUTOR else {}
+
+
+def _run(envelope: Envelope, ctx: Context) -> Any:
+    assert envelope.executable is not None
+    return execute_sync(
+        schema(),
+        envelope.executable,
+        context_value=ctx,
+        variable_values=envelope.variables,
+        operation_name=envelope.operation_name,
+        **_EXECUTE_OPTIONS,
+    )
+
+
+def _execute(
+    router: Router,
+    request: HttpRequest,
+    envelope: Envelope,
+    faults: dict[tuple[str | int, ...], Fault] | None,
+) -> HttpResponse:
+    ctx = Context(router.engine, envelope.variables or {}, faults=faults)
+    with router.engine.lock:
+        result = _run(envelope, ctx)
+    if result.data is None:  # variables that do not coerce: a request error
+        return graphql_errors(400, result.errors or [], VALIDATION_FAILED)
+    response: dict[str, Any] = {"data": result.data}
+    by_path: dict[tuple[Any, ...], dict[str, Any]] = {}
+    if result.errors:
+        response["errors"] = errors = [
+            _formatted(e, "INTERNAL_SERVER_ERROR", 500) for e in result.errors
+        ]
+        by_path = {tuple(e["path"]): e for e in errors if e.get("path")}
+    for call in ctx.calls:
+        error = by_path.get(call.path)
+        if error is not None:
+            code = call.error_code or error["extensions"]["errorType"]
+            router.record(_call(call, request, 200, encode(error), code))
+        else:
+            router.record(
+                _call(call, request, 200, encode(_at(result.data, call.path)), call.error_code)
+            )
+    return HttpResponse(200, encode(response), JSON_HEADERS)
+
+
+def _at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, (Mapping, list)):
+            return None
+        data = data[key] if isinstance(data, list) else data.get(key)  # type: ignore[index]
+    return data
+
+
+def _call(
+    call: PendingCall, request: HttpRequest, status: int, raw: bytes, code: str | None
+) -> StorageCall:
+    return StorageCall(
+        call.operation, "graphql", call.key, call.entity_name, encode(call.request), status,
+        raw, code, request.url,
+    )  # fmt: skip
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def _no_value(_value: Any) -> None:
+    return None  # graphql-core's Undefined, for a variable that was not provided
+
+
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_no_value)
+
+
+def encode(data: Any) -> bytes:
+    return _encoder.encode(data).encode()
+
+
+def error_body(message: str, error_type: str, status: int) -> bytes:
+    """``{"errors": [{"message", "extensions": {"errorType", "statusCode"}}]}``."""
+    extensions = {"errorType": error_type, "statusCode": status}
+    return encode({"errors": [{"message": message, "extensions": extensions}]})
+
+
+def graphql_errors(status: int, errors: list[GraphQLError], error_type: str) -> HttpResponse:
+    body = encode({"errors": [_formatted(e, error_type, status) for e in errors]})
+    return HttpResponse(status, body, JSON_HEADERS)
+
+
+def _formatted(error: GraphQLError, error_type: str, status: int) -> dict[str, Any]:
+    formatted: dict[str, Any] = dict(error.formatted)
+    extensions = formatted.get("extensions") or {}
+    if "errorType" not in extensions:
+        formatted["extensions"] = {**extensions, "errorType": error_type, "statusCode": status}
+    return formatted
