@@ -158,10 +158,8 @@ class Router:
 
     # -- GraphQL -------------------------------------------------------------------
     def _graphql(self, request: HttpRequest) -> RouterResult:
-        try:
-            from .protocol import graphql
-        except ImportError:  # the GraphQL protocol is not part of this build
-            return None
+        from pytest_forge_storage.protocol import graphql
+
         return graphql.handle(self, request)
 
 
