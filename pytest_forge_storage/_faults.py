@@ -82,14 +82,21 @@ class FaultPlan:
     def take(
         self, operation: str, key: str | None, entity_name: str | None, *, item: bool = False
     ) -> Fault | None:
-        """The first fault that fires for this call (or this batch item, with ``item``)."""
+        """The first fault that fires for this call (or this batch item, with ``item``).
+
+        A batch request names no key and no entity, so a fault with a ``key`` or an
+        ``entity_name`` is about the batch's items: it is consulted for each item (and
+        counts items for ``after``/``times``), never for the request. Every other fault is
+        about whole requests and is never consulted for an item.
+        """
         with self._lock:
             for fault in self._faults:
                 if fault.spent:
                     continue
-                if operation in BATCH_OPERATIONS and fault.key is not None and not item:
-                    continue  # keyed faults on a batch hit its items, not the request
-                if item and fault.transport is not None:
+                per_item = fault.transport is None and (
+                    fault.key is not None or fault.entity_name is not None
+                )
+                if item != per_item and (item or operation in BATCH_OPERATIONS):
                     continue
                 if fault.matches(operation, key, entity_name) and fault.take():
                     return fault
@@ -119,9 +126,13 @@ def make_fault(
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
         raise ValueError(f"after must be a non-negative integer, not {after!r}")
     if not isinstance(code, str) or not code:
-        raise ValueError(f"code must be a Forge error code such as 'RATE_LIMIT_EXCEEDED', not {code!r}")
-    if transport is None and status is not None and (
-        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+        raise ValueError(
+            f"code must be a Forge error code such as 'RATE_LIMIT_EXCEEDED', not {code!r}"
+        )
+    if (
+        transport is None
+        and status is not None
+        and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599)
     ):
         raise ValueError(f"status must be an HTTP status code, not {status!r}")
     return Fault(

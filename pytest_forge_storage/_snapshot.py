@@ -28,7 +28,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
             data[section][key] = copy.deepcopy(item.value)
             meta[section][key] = _meta(item)
     for name in engine.entity_names():
-        records = {key: item for key, item in engine.entity_items(name)}
+        records = dict(engine.entity_items(name))
         if records:
             data["entities"][name] = {k: copy.deepcopy(i.value) for k, i in records.items()}
             meta["entities"][name] = {k: _meta(i) for k, i in records.items()}

@@ -79,7 +79,7 @@ class EntityView(MutableMapping[str, dict[str, Any]]):
             if exc.code in _MISSING:
                 raise KeyError(key) from None
             raise
-        return copy.deepcopy(found["value"])  # type: ignore[no-any-return]
+        return copy.deepcopy(found["value"])
 
     def __setitem__(self, key: str, value: dict[str, Any]) -> None:
         self._engine.entity_put(self.name, key, copy.deepcopy(value))

@@ -115,7 +115,9 @@ def _forge_storage_marker(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[Any, Any, None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[Any, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     storage = item.stash.get(_storage_key, None)

@@ -31,7 +31,9 @@ GRAPHQL_PATHS = ("/graphql", "/forge/entities/graphql")
 class Router:
     """Serves Forge storage requests for one :class:`~pytest_forge_storage.ForgeStorage`."""
 
-    def __init__(self, engine: Engine, base_urls: Iterable[str], *, sdk_paths: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, base_urls: Iterable[str], *, sdk_paths: bool = False
+    ) -> None:
         self.engine = engine
         self.calls: list[StorageCall] = []
         self.faults = FaultPlan()

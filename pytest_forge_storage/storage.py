@@ -169,7 +169,9 @@ class ForgeStorage:
             try:
                 data = json.load(fh)
             except ValueError as exc:
-                raise ForgeStorageError("BAD_REQUEST", f"{os.fspath(path)}: not JSON: {exc}") from None
+                raise ForgeStorageError(
+                    "BAD_REQUEST", f"{os.fspath(path)}: not JSON: {exc}"
+                ) from None
         self.restore(data)
 
     # -- recorded calls ------------------------------------------------------------
@@ -250,8 +252,14 @@ class ForgeStorage:
         """
         self._router.faults.add(
             make_fault(
-                operation, code=code, status=status, message=message, times=times, after=after,
-                key=key, entity_name=entity_name,
+                operation,
+                code=code,
+                status=status,
+                message=message,
+                times=times,
+                after=after,
+                key=key,
+                entity_name=entity_name,
             )
         )
 
@@ -268,8 +276,15 @@ class ForgeStorage:
             raise ValueError(f"error must be 'connection' or 'timeout', not {error!r}")
         self._router.faults.add(
             make_fault(
-                operation, code="TRANSPORT_ERROR", status=0, message=f"{error} error",
-                times=times, after=after, key=None, entity_name=None, transport=error,
+                operation,
+                code="TRANSPORT_ERROR",
+                status=0,
+                message=f"{error} error",
+                times=times,
+                after=after,
+                key=None,
+                entity_name=None,
+                transport=error,
             )
         )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pytest_forge_storage import _limits
 from pytest_forge_storage._errors import ForgeStorageError
+
 from ._entity_ops import EntityOperations
 from ._items import Item
 from ._kvs import KvsStore
@@ -38,7 +39,12 @@ class Engine(EntityOperations):
         return self.namespace(secret).get(key).render(key, fields)
 
     def set(
-        self, key: Any, value: Any, *, secret: bool = False, options: Any = None,
+        self,
+        key: Any,
+        value: Any,
+        *,
+        secret: bool = False,
+        options: Any = None,
         trusted: bool = False,
     ) -> dict[str, Any] | None:
         """Write; the returned dict is the 200 body, ``None`` means 204 (decision 6)."""
@@ -89,7 +95,9 @@ def query_limit(limit: Any, code: str) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise ForgeStorageError("BAD_REQUEST", "limit must be an integer")
     if not 1 <= limit <= _limits.QUERY_MAX_LIMIT:
-        raise ForgeStorageError(code, f"Limit must be between 1 and {_limits.QUERY_MAX_LIMIT}, got {limit}")
+        raise ForgeStorageError(
+            code, f"Limit must be between 1 and {_limits.QUERY_MAX_LIMIT}, got {limit}"
+        )
     return limit
 
 

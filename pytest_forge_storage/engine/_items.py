@@ -13,9 +13,7 @@ class Item:
 
     __slots__ = ("created_ms", "expire_ms", "updated_ms", "value")
 
-    def __init__(
-        self, value: Any, created_ms: int, updated_ms: int, expire_ms: int | None
-    ) -> None:
+    def __init__(self, value: Any, created_ms: int, updated_ms: int, expire_ms: int | None) -> None:
         self.value = value
         self.created_ms = created_ms
         self.updated_ms = updated_ms

@@ -10,6 +10,7 @@ from sortedcontainers import SortedDict
 from pytest_forge_storage import _limits
 from pytest_forge_storage._clock import now_ms
 from pytest_forge_storage._errors import ForgeStorageError
+
 from . import _cursor
 from ._items import Item
 from ._validation import validate_key, validate_value
@@ -88,7 +89,11 @@ class KvsStore:
 
     # -- query -------------------------------------------------------------------------
     def query(
-        self, *, prefix: str = "", limit: int = _limits.QUERY_DEFAULT_LIMIT, after: str | None = None
+        self,
+        *,
+        prefix: str = "",
+        limit: int = _limits.QUERY_DEFAULT_LIMIT,
+        after: str | None = None,
     ) -> tuple[list[tuple[str, Item]], str | None]:
         """One page of keys starting with ``prefix``, after the cursor ``after``.
 

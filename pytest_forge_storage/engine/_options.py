@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_forge_storage._errors import ForgeStorageError
+
 from ._validation import KEY_POLICIES, RETURN_VALUES, metadata_fields, one_of, ttl_seconds
 
 
@@ -23,9 +24,9 @@ class SetOptions:
             return _NO_OPTIONS
         if not isinstance(options, dict):
             raise ForgeStorageError("BAD_REQUEST", "options must be an object")
-        allowed = {"ttl", "keyPolicy", "returnValue", "returnMetadataFields"} if extended else {
-            "ttl"
-        }
+        allowed = (
+            {"ttl", "keyPolicy", "returnValue", "returnMetadataFields"} if extended else {"ttl"}
+        )
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise ForgeStorageError("BAD_REQUEST", f"options.{unknown[0]} is not allowed here")

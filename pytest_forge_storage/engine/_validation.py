@@ -29,7 +29,8 @@ def validate_key(key: Any, *, entity: bool = False) -> str:
         )
     if not _limits.KEY_PATTERN.match(key):
         raise ForgeStorageError(
-            "INVALID_KEY", f'Key "{key}" should match the pattern "/^(?!\\s+$)[a-zA-Z0-9:._\\s-#]+$/"'
+            "INVALID_KEY",
+            f'Key "{key}" should match the pattern "/^(?!\\s+$)[a-zA-Z0-9:._\\s-#]+$/"',
         )
     return key
 

@@ -9,7 +9,24 @@ and raises ``ForgeStorageError("BAD_REQUEST", ...)`` naming the offending field.
 reports a more specific code (key and entity-name codes, query limits, where clauses and
 filters; reference §4.2, design §2.4) the schema still documents the constraint, but the
 violation is *deferred*: it is not reported here, and the engine answers with the specific
-code. ``_DEFERRED_KEYWORDS`` and ``_DEFERRED_FIELDS`` list exactly what is deferred.
+code. ``_DEFERRED_KEYWORDS`` and ``_DEFERRED_FIELDS`` list exactly what is deferred, and
+:func:`_deferred` adds two structural cases:
+
+* ``entity/query``: ``filters`` with both ``and`` and ``or`` (the ``oneOf`` of ``FilterSchema``)
+  is ``INVALID_FILTER_OPERATORS_COMBINATION``;
+* ``transaction``: a ``check`` item that carries ``conditions`` but no ``entityName`` (the
+  ``required`` of ``CheckTransactionItemSchema``) is a condition on a Key-Value Store item,
+  ``INVALID_TRANSACTION_REQUEST`` (decision 11), like ``conditions`` on a KVS ``set`` or
+  ``delete`` item, which the schema does not constrain at all.
+
+The final rule for transactions: the schema answers ``BAD_REQUEST`` for what is malformed as
+JSON (an unknown group or field, a wrong type, a missing ``key``/``value``, a ``null`` value, a
+check without ``conditions``, an empty ``and``/``or``); the engine answers
+``INVALID_TRANSACTION_REQUEST`` for every rule of decision 11 (no operation at all, including
+``{}`` and empty groups; more than 25 operations; a (key, entityName) twice; conditions on a
+KVS item; over 4 MB), and the item codes (key, entity name, value, TTL) as the single
+operations do. The schema has no ``minProperties``/``maxItems`` on the transaction, so none of
+decision 11's rules can be pre-empted by it.
 
 Validators are compiled once per process, on first use; ``jsonschema`` is imported only then.
 """
@@ -396,6 +413,11 @@ def _deferred(operation: str, error: Any) -> bool:
     shape = _shape(error.absolute_path)
     if keyword in _DEFERRED_KEYWORDS:
         return shape in _DEFERRED_FIELDS[operation]
+    if keyword == "required" and operation == "transaction" and shape == ("check", "*"):
+        # a check with conditions and no entityName: conditions on a KVS item (decision 11)
+        item = error.instance
+        missing = {name for name in error.validator_value if name not in item}
+        return missing == {"entityName"} and "conditions" in item
     # {"and": [...], "or": [...]} matches both branches of FilterSchema's oneOf:
     # INVALID_FILTER_OPERATORS_COMBINATION, the engine's to report.
     return (

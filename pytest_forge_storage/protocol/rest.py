@@ -14,6 +14,7 @@ from typing import Any
 from pytest_forge_storage._errors import ForgeStorageError
 from pytest_forge_storage.engine import Engine
 from pytest_forge_storage.engine._entity_ops import ItemFault
+
 from .openapi import validate_request
 
 Result = tuple[int, Any]
@@ -41,7 +42,10 @@ def _set(secret: bool) -> Handler:
             raise ForgeStorageError("BAD_REQUEST", "Invalid request body: 'value' is required")
         return _ok(
             engine.set(
-                body.get("key"), body["value"], secret=secret, options=body.get("options"),
+                body.get("key"),
+                body["value"],
+                secret=secret,
+                options=body.get("options"),
                 trusted=True,
             )
         )
@@ -59,7 +63,9 @@ def _delete(secret: bool) -> Handler:
 
 def _query(engine: Engine, body: Any, _fault: ItemFault | None) -> Result:
     return 200, engine.query(
-        where=body.get("where"), limit=body.get("limit"), after=body.get("after"),
+        where=body.get("where"),
+        limit=body.get("limit"),
+        after=body.get("after"),
         options=body.get("options"),
     )
 
@@ -75,7 +81,10 @@ def _entity_set(engine: Engine, body: Any, _fault: ItemFault | None) -> Result:
         raise ForgeStorageError("BAD_REQUEST", "Invalid request body: 'value' is required")
     return _ok(
         engine.entity_set(
-            body.get("entityName"), body.get("key"), body["value"], options=body.get("options"),
+            body.get("entityName"),
+            body.get("key"),
+            body["value"],
+            options=body.get("options"),
             trusted=True,
         )
     )
@@ -129,7 +138,9 @@ ROUTES: dict[str, Handler] = {
 #: Operations whose body is a top-level array.
 ARRAY_BODIES = frozenset({"batch/set", "batch/get", "batch/delete"})
 #: Operations whose recorded call names no single key.
-KEYLESS = frozenset({"query", "entity/query", "batch/set", "batch/get", "batch/delete", "transaction"})
+KEYLESS = frozenset(
+    {"query", "entity/query", "batch/set", "batch/get", "batch/delete", "transaction"}
+)
 
 
 def parse_body(raw: bytes) -> Any:
@@ -143,7 +154,9 @@ def parse_body(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise ForgeStorageError("BAD_REQUEST", "The request body is not valid UTF-8") from None
     except ValueError as exc:
-        raise ForgeStorageError("BAD_REQUEST", f"The request body is not valid JSON: {exc}") from None
+        raise ForgeStorageError(
+            "BAD_REQUEST", f"The request body is not valid JSON: {exc}"
+        ) from None
 
 
 def _reject_constant(name: str) -> Any:

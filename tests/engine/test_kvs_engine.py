@@ -13,7 +13,14 @@ from pytest_forge_storage.engine._validation import depth_of, encoded_size, vali
 
 
 def test_depth_counts_objects_and_arrays() -> None:
-    assert [depth_of(v) for v in (1, "x", {}, [], [{}], {"a": [1, {"b": {}}]})] == [0, 0, 1, 1, 2, 4]
+    assert [depth_of(v) for v in (1, "x", {}, [], [{}], {"a": [1, {"b": {}}]})] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        4,
+    ]
 
 
 def test_encoded_size_is_compact_utf8_json() -> None:
@@ -32,11 +39,17 @@ def test_query_walks_only_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = Engine()
     for i in range(1000):
         engine.kvs.put(f"k{i:04}", i)
-    page = engine.query(limit=3, where=[{"property": "key", "condition": "BEGINS_WITH", "values": ["k05"]}])
+    page = engine.query(
+        limit=3, where=[{"property": "key", "condition": "BEGINS_WITH", "values": ["k05"]}]
+    )
     assert [d["key"] for d in page["data"]] == ["k0500", "k0501", "k0502"]
-    rest = engine.query(limit=100, after=page["cursor"], where=[
-        {"property": "key", "condition": "BEGINS_WITH", "values": ["k05"]}])
-    assert len(rest["data"]) == 97 and "cursor" not in rest
+    rest = engine.query(
+        limit=100,
+        after=page["cursor"],
+        where=[{"property": "key", "condition": "BEGINS_WITH", "values": ["k05"]}],
+    )
+    assert len(rest["data"]) == 97
+    assert "cursor" not in rest
 
 
 def test_cursor_from_before_the_prefix_starts_at_the_prefix() -> None:
@@ -44,7 +57,9 @@ def test_cursor_from_before_the_prefix_starts_at_the_prefix() -> None:
     for key in ("a", "b1", "b2", "c"):
         engine.kvs.put(key, 1)
     after = engine.query(limit=1)["cursor"]  # positioned after "a"
-    page = engine.query(after=after, where=[{"property": "key", "condition": "BEGINS_WITH", "values": ["b"]}])
+    page = engine.query(
+        after=after, where=[{"property": "key", "condition": "BEGINS_WITH", "values": ["b"]}]
+    )
     assert [d["key"] for d in page["data"]] == ["b1", "b2"]
 
 

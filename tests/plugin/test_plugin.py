@@ -83,7 +83,9 @@ def test_it():
     )
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*TypeError*unexpected argument(s) manifst*accepts: manifest, data, auth*"])
+    result.stdout.fnmatch_lines(
+        ["*TypeError*unexpected argument(s) manifst*accepts: manifest, data, auth*"]
+    )
 
 
 def test_invalid_seed_data_reports_the_forge_code(pytester: pytest.Pytester) -> None:
@@ -107,7 +109,9 @@ def test_options_appear_in_help(pytester: pytest.Pytester) -> None:
 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.forge_storage(manifest=None, data=None, auth=True)*"])
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.forge_storage(manifest=None, data=None, auth=True)*"]
+    )
 
 
 def test_extra_base_urls_from_ini(pytester: pytest.Pytester) -> None:
@@ -180,7 +184,8 @@ URL = "https://api.atlassian.com/forge/storage/kvs/v1/"
 
 @mock_forge_storage(data={"kvs": {"a": 1}})
 def decorated():
-    return requests.post(URL + "get", json={"key": "a"}, headers={"Authorization": "Bearer t"}).json()
+    auth = {"Authorization": "Bearer t"}
+    return requests.post(URL + "get", json={"key": "a"}, headers=auth).json()
 
 with mock_forge_storage() as storage:
     storage.kvs["k"] = "v"
@@ -190,7 +195,9 @@ with mock_forge_storage() as storage:
 assert decorated() == {"key": "a", "value": 1}
 print("ok")
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
 

@@ -106,7 +106,8 @@ def test_metadata_only_when_requested(client: Any) -> None:
     fields = ["CREATED_AT", "UPDATED_AT", "EXPIRE_TIME"]
     body = client.post("get", {"key": "k", "options": {"metadataFields": fields}}).body
     assert set(body) == {"key", "value", "createdAt", "updatedAt", "expireTime"}
-    assert isinstance(body["createdAt"], int) and body["createdAt"] > 1_600_000_000_000
+    assert isinstance(body["createdAt"], int)
+    assert body["createdAt"] > 1_600_000_000_000
     assert ISO.match(body["expireTime"])
     expires = datetime.fromisoformat(body["expireTime"].replace("Z", "+00:00"))
     created = datetime.fromtimestamp(body["createdAt"] / 1000, tz=timezone.utc)
@@ -193,7 +194,9 @@ def test_fail_if_exists(client: Any, forge_storage: Any, prefix: str) -> None:
 
 def test_fail_if_exists_writes_over_an_expired_key(client: Any, time_machine: Any) -> None:
     time_machine.move_to(datetime(2026, 3, 1, tzinfo=timezone.utc), tick=False)
-    client.post("set", {"key": "k", "value": 1, "options": {"ttl": {"value": 1, "unit": "SECONDS"}}})
+    client.post(
+        "set", {"key": "k", "value": 1, "options": {"ttl": {"value": 1, "unit": "SECONDS"}}}
+    )
     time_machine.shift(2)
     options = {"keyPolicy": "FAIL_IF_EXISTS"}
     assert client.post("set", {"key": "k", "value": 2, "options": options}).status == 204
@@ -203,7 +206,8 @@ def test_return_value_latest_and_previous(client: Any) -> None:
     latest = {"returnValue": "LATEST", "returnMetadataFields": ["CREATED_AT"]}
     answer = client.post("set", {"key": "k", "value": 1, "options": latest})
     assert answer.status == 200
-    assert answer.body["key"] == "k" and answer.body["value"] == 1
+    assert answer.body["key"] == "k"
+    assert answer.body["value"] == 1
     assert set(answer.body) == {"key", "value", "createdAt"}
     previous = {"keyPolicy": "OVERRIDE", "returnValue": "PREVIOUS"}
     answer = client.post("set", {"key": "k", "value": 2, "options": previous})
@@ -271,7 +275,8 @@ def test_query_default_limit_is_10_with_metadata(client: Any, forge_storage: Any
     for i in range(12):
         forge_storage.kvs[f"k{i:02}"] = i
     body = client.post("query", {"options": {"metadataFields": ["UPDATED_AT"]}}).body
-    assert len(body["data"]) == 10 and "cursor" in body
+    assert len(body["data"]) == 10
+    assert "cursor" in body
     assert set(body["data"][0]) == {"key", "value", "updatedAt"}
 
 
