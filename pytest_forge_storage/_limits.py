@@ -38,7 +38,9 @@ INDEX_NAME_PATTERN = re.compile(r"^(?!\.)(?!.*\.{2})[a-zA-Z0-9:\-_.]*(?<!\.)\Z")
 RESERVED_INDEX = "by-key"
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
-FLOAT_MAX = 9.9999999999999999999999999999999999999e125
+# Forge's maximum magnitude is 9.9999999999999999999999999999999999999E+125 (38 digits), which
+# rounds to exactly 1e126 as a double: every double *below* 1e126 is within Forge's range.
+FLOAT_LIMIT = 1e126  # exclusive
 FLOAT_MIN_MAGNITUDE = 1e-130
 
 # Batch and transactions (ref §5, decisions 10 and 11).

@@ -42,7 +42,7 @@ def _float_ok(value: Any) -> bool:
     except OverflowError:
         return False
     return magnitude == 0 or (
-        math.isfinite(magnitude) and _limits.FLOAT_MIN_MAGNITUDE <= magnitude <= _limits.FLOAT_MAX
+        math.isfinite(magnitude) and _limits.FLOAT_MIN_MAGNITUDE <= magnitude < _limits.FLOAT_LIMIT
     )
 
 

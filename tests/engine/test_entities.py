@@ -135,7 +135,7 @@ ACCEPTED: list[tuple[str, Any]] = [
     ("salary", 1e-130),
     ("salary", -1e-130),
     ("salary", 9.99e125),
-    ("salary", -9.9999999999999999999999999999999999999e125),
+    ("salary", -9.999999999999998e125),  # the largest double below Forge's maximum
     ("salary", 2**31),
     ("name", "a"),
     ("name", " a "),
@@ -168,6 +168,8 @@ REJECTED: list[tuple[str, Any]] = [
     ("salary", True),
     ("salary", 1e-131),
     ("salary", -5e-131),
+    ("salary", 1e126),  # Forge's 38-digit maximum rounds to this double, which is above it
+    ("salary", -9.9999999999999999999999999999999999999e125),
     ("salary", 1e127),
     ("salary", -1e127),
     ("salary", 10**200),
