@@ -37,7 +37,8 @@ def snapshot(engine: Engine) -> dict[str, Any]:
 
 
 def restore(engine: Engine, data: Mapping[str, Any], *, replace: bool = True) -> None:
-    """Load ``data``; with ``replace`` the stores are emptied first. All or nothing."""
+    """Load ``data``; with ``replace`` the stores are emptied first. All or nothing: on an
+    error the stores are put back as they were, with or without ``replace``."""
     if not isinstance(data, Mapping):
         raise TypeError(f"data must be a dict like {{'kvs': {{'key': 'value'}}}}, not {data!r}")
     unknown = sorted(set(data) - set(SECTIONS))
@@ -46,15 +47,14 @@ def restore(engine: Engine, data: Mapping[str, Any], *, replace: bool = True) ->
             f"Unknown data section {unknown[0]!r}; use 'kvs', 'secrets' and 'entities', e.g. "
             "{'kvs': {'key': 1}, 'entities': {'employee': {'e1': {'age': 30}}}}"
         )
-    before = snapshot(engine) if replace else None
+    before = snapshot(engine)
     if replace:
         engine.reset()
     try:
         _load(engine, data)
     except BaseException:
-        if before is not None:
-            engine.reset()
-            _load(engine, before)
+        engine.reset()
+        _load(engine, before)
         raise
 
 

@@ -357,20 +357,6 @@ INVALID: list[tuple[str, Any, str]] = [
         {"check": [{"key": "k", "entityName": "employee"}]},
         "'check[0].conditions' is required",
     ),
-    (
-        "transaction",
-        {
-            "check": [
-                {
-                    "key": "k",
-                    "conditions": {
-                        "or": [{"property": "a", "condition": "EXISTS", "values": [True]}]
-                    },
-                }
-            ]
-        },
-        "'check[0].entityName' is required",
-    ),
     # TTL (decision 5)
     (
         "set",
@@ -554,6 +540,21 @@ DEFERRED: list[tuple[str, Any, str]] = [
     ],
     ("get", {"key": "   "}, "INVALID_KEY"),
     ("get", {"key": "ü"}, "INVALID_KEY"),
+    # a check with conditions and no entityName is a condition on a KVS item (decision 11)
+    (
+        "transaction",
+        {
+            "check": [
+                {
+                    "key": "k",
+                    "conditions": {
+                        "or": [{"property": "a", "condition": "EXISTS", "values": [True]}]
+                    },
+                }
+            ]
+        },
+        "INVALID_TRANSACTION_REQUEST",
+    ),
     # entity keys and names
     ("entity/get", {"entityName": "employee", "key": ""}, "EMPTY_KEY"),
     ("entity/set", {"entityName": "employee", "key": LONG_KEY, "value": {}}, "KEY_TOO_LONG"),
