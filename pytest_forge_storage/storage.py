@@ -66,6 +66,22 @@ class ForgeStorage:
         if interception is not None:
             interception.stop()
 
+    def add_to_responses(self, mock: Any) -> None:
+        """Serve Forge storage calls from a ``responses.RequestsMock`` started after the fake.
+
+        A ``with responses.RequestsMock() as rsps:`` block opened inside a test that uses the
+        fake replaces requests' transport and refuses every URL it does not know, Forge's
+        included; ``forge_storage.add_to_responses(rsps)`` makes it hand Forge storage
+        requests to the fake. (``@responses.activate`` and ``responses.start()`` need nothing:
+        the fake's routes are already on responses' default mock.)
+        """
+        if self._interception is None:
+            raise RuntimeError(
+                "add_to_responses() works while the fake is active: call it inside the test "
+                "(or after storage.start())"
+            )
+        self._interception.add_to_responses(mock)
+
     @property
     def active(self) -> bool:
         return self._interception is not None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult
@@ -133,6 +133,14 @@ class Interception:
     def stop(self) -> None:
         while self._interceptors:
             self._interceptors.pop().stop()
+
+    def add_to_responses(self, mock: Any) -> None:
+        """Serve Forge storage requests from a user's ``responses.RequestsMock`` as well."""
+        from ._responses import RequestsInterceptor
+
+        for interceptor in self._interceptors:
+            if isinstance(interceptor, RequestsInterceptor):
+                interceptor.add_routes_to(mock)
 
     def __enter__(self) -> Interception:
         self.start()

@@ -211,3 +211,32 @@ def test_plugin_import_loads_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_users_own_requests_mock_block_with_add_to_responses(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        HEADER
+        + """
+import responses
+
+def test_without_it_forge_calls_are_refused(forge_storage):
+    with responses.RequestsMock() as rsps:
+        with pytest.raises(requests.ConnectionError):
+            get("k")
+
+def test_with_it_both_are_served(forge_storage):
+    forge_storage.kvs["k"] = 1
+    with responses.RequestsMock() as rsps:
+        forge_storage.add_to_responses(rsps)
+        rsps.add(responses.GET, "https://example.invalid/x", json={"mine": True})
+        assert requests.get("https://example.invalid/x").json() == {"mine": True}
+        assert get("k").json()["value"] == 1
+    assert get("k").json()["value"] == 1
+
+def test_only_while_active():
+    from pytest_forge_storage import ForgeStorage
+    with pytest.raises(RuntimeError, match="while the fake is active"):
+        ForgeStorage().add_to_responses(responses.RequestsMock())
+"""
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
