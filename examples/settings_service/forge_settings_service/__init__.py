@@ -1,4 +1,5 @@
-"""An example Forge remote: per-site settings, API tokens and an audit log in Forge storage."""
+"""An example Forge remote: per-site settings, API tokens, an audit log, feature-flag
+rollouts (a custom entity) and user preferences (the legacy GraphQL storage API)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,29 @@ from .audit import AUDIT_TTL, AuditLog
 from .export import export_audit, export_many
 from .forge_storage_client import (
     ForgeStorageClient,
+    InvalidEntityValue,
     KeyConflict,
     KeyNotFound,
     RetryPolicy,
     StorageError,
     StorageUnavailable,
 )
+from .graphql_storage import GraphQLStorageClient
+from .preferences import PreferencesStore
+from .rollouts import ROLLOUT_ENTITY, RolloutStore
 
 __all__ = [
     "AUDIT_TTL",
+    "ROLLOUT_ENTITY",
     "AuditLog",
     "ForgeStorageClient",
+    "GraphQLStorageClient",
+    "InvalidEntityValue",
     "KeyConflict",
     "KeyNotFound",
+    "PreferencesStore",
     "RetryPolicy",
+    "RolloutStore",
     "StorageError",
     "StorageUnavailable",
     "create_app",

@@ -12,7 +12,21 @@ header; every endpoint forwards it to Forge storage as a bearer token.
 ``GET    /settings/<site>/api-token``   200 ``{"configured", "hint"}`` (never the token)
 ``DELETE /settings/<site>/api-token``   204, 404 when none
 ``GET    /audit/<site>?limit=&cursor=`` 200 ``{"entries", "cursor"}``, oldest first
+``GET    /rollouts/<site>?min=&max=``   200 ``{"site", "rollouts"}``, widest first; also
+                                        ``above=``, ``enabled=``, ``owner=``
+``GET    /rollouts/<site>/<flag>``      200 the rollout, 404 when none
+``PUT    /rollouts/<site>/<flag>``      200; 400 ``INVALID_ENTITY_VALUE`` for a bad field
+``DELETE /rollouts/<site>/<flag>``      204, 404 when none
+``GET    /flags/<flag>/sites?enabled=`` 200 ``{"flag", "rollouts"}``, by site
+``GET    /preferences/<account>``       200 ``{"accountId", "preferences", "stored"}``
+``PATCH  /preferences/<account>``       200, merges; 400 when Forge rejects the value
+``DELETE /preferences/<account>``       204
+``GET    /preferences``                 200 ``{"preferences": {account: ...}}``
+``GET    /me/preferences``              the caller's (``x-forge-oauth-user``) preferences
 ======================================  ================================================
+
+Settings, API tokens, the audit log and rollouts use the REST API (rollouts are a custom
+entity); preferences are a legacy module on the GraphQL storage API.
 
 Storage failures become 502 (or 503 when Forge kept rate-limiting after every retry).
 """
@@ -31,14 +45,21 @@ from .audit import AuditLog
 from .forge_storage_client import (
     DEFAULT_BASE_URL,
     ForgeStorageClient,
+    InvalidEntityValue,
     KeyConflict,
     RetryPolicy,
     StorageError,
     StorageUnavailable,
 )
+from .graphql_storage import GraphQLStorageClient
+from .preferences import PreferencesStore, current_account_id
+from .rollouts import RolloutStore
 
 TOKEN_HEADER = "x-forge-oauth-system"
+USER_TOKEN_HEADER = "x-forge-oauth-user"
 SITE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+FLAG = re.compile(r"[a-z0-9][a-z0-9._-]{0,59}\Z")
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_-]{0,127}\Z")
 
 
 def settings_key(site: str) -> str:
@@ -66,18 +87,48 @@ def create_app(
     app = Flask(__name__)
     session = requests.Session()
 
+    def token(header: str = TOKEN_HEADER) -> str:
+        value = request.headers.get(header, "").strip()
+        if not value:
+            raise HttpError(401, f"missing {header} header")
+        return value
+
     def storage() -> ForgeStorageClient:
-        token = request.headers.get(TOKEN_HEADER, "").strip()
-        if not token:
-            raise HttpError(401, f"missing {TOKEN_HEADER} header")
         return ForgeStorageClient(
-            token, base_url=forge_base_url, session=session, retry=retry, sleep=sleep
+            token(), base_url=forge_base_url, session=session, retry=retry, sleep=sleep
+        )
+
+    def graphql(header: str = TOKEN_HEADER) -> GraphQLStorageClient:
+        return GraphQLStorageClient(
+            token(header), base_url=forge_base_url, session=session, retry=retry, sleep=sleep
         )
 
     def checked(site: str) -> str:
         if not SITE.match(site):
             raise HttpError(400, "invalid site name", site=site)
         return site
+
+    def matching(pattern: re.Pattern[str], what: str, value: str) -> str:
+        if not pattern.match(value):
+            raise HttpError(400, f"invalid {what}", **{what.replace(" ", "_"): value})
+        return value
+
+    def int_arg(name: str) -> int | None:
+        value = request.args.get(name)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise HttpError(400, f"{name} must be an integer") from None
+
+    def bool_arg(name: str) -> bool | None:
+        value = request.args.get(name)
+        if value is None:
+            return None
+        if value not in ("true", "false"):
+            raise HttpError(400, f"{name} must be true or false")
+        return value == "true"
 
     def json_object() -> dict[str, Any]:
         body = request.get_json(silent=True)
@@ -156,6 +207,87 @@ def create_app(
             checked(site), limit=limit, cursor=request.args.get("cursor")
         )
         return {"entries": entries, "cursor": cursor}
+
+    # -- feature-flag rollouts (a custom entity, REST entity/*) ---------------------------
+    @app.get("/rollouts/<site>")
+    def list_rollouts(site: str) -> Any:
+        rollouts = RolloutStore(storage()).for_site(
+            checked(site),
+            min_percentage=int_arg("min"),
+            max_percentage=int_arg("max"),
+            above=int_arg("above"),
+            enabled=bool_arg("enabled"),
+            owner=request.args.get("owner"),
+        )
+        return {"site": site, "rollouts": rollouts}
+
+    @app.get("/rollouts/<site>/<flag>")
+    def get_rollout(site: str, flag: str) -> Any:
+        rollout = RolloutStore(storage()).get(checked(site), matching(FLAG, "flag", flag))
+        if rollout is None:
+            raise HttpError(404, "no rollout of this flag on this site", site=site, flag=flag)
+        return {"rollout": rollout}
+
+    @app.put("/rollouts/<site>/<flag>")
+    def put_rollout(site: str, flag: str) -> Any:
+        client, fields = storage(), json_object()
+        try:
+            rollout = RolloutStore(client).save(checked(site), matching(FLAG, "flag", flag), fields)
+        except InvalidEntityValue as exc:
+            raise HttpError(400, "invalid rollout", code=exc.code, message=exc.message) from None
+        return {"rollout": rollout}
+
+    @app.delete("/rollouts/<site>/<flag>")
+    def delete_rollout(site: str, flag: str) -> Any:
+        if not RolloutStore(storage()).delete(checked(site), matching(FLAG, "flag", flag)):
+            raise HttpError(404, "no rollout of this flag on this site", site=site, flag=flag)
+        return "", 204
+
+    @app.get("/flags/<flag>/sites")
+    def sites_with_flag(flag: str) -> Any:
+        rollouts = RolloutStore(storage()).sites_with(
+            matching(FLAG, "flag", flag), enabled=bool_arg("enabled")
+        )
+        return {"flag": flag, "rollouts": rollouts}
+
+    # -- user preferences (legacy module on the GraphQL storage API) ---------------------
+    def account(account_id: str) -> str:
+        return matching(ACCOUNT_ID, "account id", account_id)
+
+    @app.get("/preferences/<account_id>")
+    def get_preferences(account_id: str) -> Any:
+        preferences, stored = PreferencesStore(graphql()).get(account(account_id))
+        return {"accountId": account_id, "preferences": preferences, "stored": stored}
+
+    @app.patch("/preferences/<account_id>")
+    def patch_preferences(account_id: str) -> Any:
+        store, changes = PreferencesStore(graphql()), json_object()
+        try:
+            preferences = store.update(account(account_id), changes)
+        except StorageError as exc:
+            if exc.status != 400:
+                raise
+            raise HttpError(
+                400, "preferences rejected", code=exc.code, message=exc.message
+            ) from None
+        return {"accountId": account_id, "preferences": preferences}
+
+    @app.delete("/preferences/<account_id>")
+    def delete_preferences(account_id: str) -> Any:
+        PreferencesStore(graphql()).reset(account(account_id))
+        return "", 204
+
+    @app.get("/preferences")
+    def all_preferences() -> Any:
+        return {"preferences": PreferencesStore(graphql()).everyone()}
+
+    @app.get("/me/preferences")
+    def my_preferences() -> Any:
+        # Who is asking: the user's token, Atlassian's GraphQL API (not storage).
+        account_id = current_account_id(graphql(USER_TOKEN_HEADER))
+        # Their preferences: the app system token, the GraphQL storage API.
+        preferences, stored = PreferencesStore(graphql()).get(account(account_id))
+        return {"accountId": account_id, "preferences": preferences, "stored": stored}
 
     # -- errors ------------------------------------------------------------------------
     @app.errorhandler(HttpError)

@@ -1,7 +1,8 @@
 """A small client for Forge hosted storage over REST (``requests``), with retries.
 
-Every call is a ``POST https://api.atlassian.com/forge/storage/kvs/v1/<operation>`` with the
-app system token as a bearer token. Calls that Forge rate-limits (HTTP 429,
+It covers plain KVS values, secrets and custom entities (``entity/*``). Every call is a
+``POST https://api.atlassian.com/forge/storage/kvs/v1/<operation>`` with the app system
+token as a bearer token. Calls that Forge rate-limits (HTTP 429,
 ``RATE_LIMIT_EXCEEDED``) and calls that fail to connect or time out are retried with
 exponential backoff, up to ``RetryPolicy.max_attempts`` attempts in all. Every other error
 is raised at once as a :class:`StorageError` carrying Forge's ``code``.
@@ -38,7 +39,11 @@ class StorageError(Exception):
             code, message = str(body["code"]), str(body.get("message", ""))
         else:
             code, message = "UNKNOWN_ERROR", text[:200]
-        kind = {"KEY_NOT_FOUND": KeyNotFound, "KEY_CONFLICT": KeyConflict}.get(code, cls)
+        kind = {
+            "KEY_NOT_FOUND": KeyNotFound,
+            "KEY_CONFLICT": KeyConflict,
+            "INVALID_ENTITY_VALUE": InvalidEntityValue,
+        }.get(code, cls)
         return kind(status, code, message)
 
     @classmethod
@@ -56,6 +61,10 @@ class KeyNotFound(StorageError):
 
 class KeyConflict(StorageError):
     """409 ``KEY_CONFLICT``: the key exists and the write said ``FAIL_IF_EXISTS``."""
+
+
+class InvalidEntityValue(StorageError):
+    """400 ``INVALID_ENTITY_VALUE``: a record that does not match its entity's attributes."""
 
 
 class StorageUnavailable(StorageError):
@@ -99,6 +108,28 @@ def ttl_option(ttl: timedelta) -> dict[str, Any]:
         if seconds % size == 0:
             return {"value": seconds // size, "unit": unit}
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def set_options(ttl: timedelta | None, create_only: bool, return_previous: bool) -> dict[str, Any]:
+    """``{"options": {...}}`` for a ``set`` or ``entity/set``, or ``{}`` when there are none."""
+    options: dict[str, Any] = {}
+    if ttl is not None:
+        options["ttl"] = ttl_option(ttl)
+    if create_only:
+        options["keyPolicy"] = "FAIL_IF_EXISTS"
+    if return_previous:
+        options["returnValue"] = "PREVIOUS"
+    return {"options": options} if options else {}
+
+
+def condition(name: str, *values: Any) -> dict[str, Any]:
+    """A range condition of an entity query: ``condition("BETWEEN", 10, 50)``."""
+    return {"condition": name, "values": list(values)}
+
+
+def attribute_is(attribute: str, name: str, *values: Any) -> dict[str, Any]:
+    """A filter condition of an entity query: ``attribute_is("enabled", "EQUAL_TO", True)``."""
+    return {"property": attribute, "condition": name, "values": list(values)}
 
 
 def prefix_query(
@@ -173,16 +204,8 @@ class ForgeStorageClient:
         value it overwrote (``returnValue: PREVIOUS``) and returns it (``None`` when the
         key was new).
         """
-        options: dict[str, Any] = {}
-        if ttl is not None:
-            options["ttl"] = ttl_option(ttl)
-        if create_only:
-            options["keyPolicy"] = "FAIL_IF_EXISTS"
-        if return_previous:
-            options["returnValue"] = "PREVIOUS"
         body: dict[str, Any] = {"key": key, "value": value}
-        if options:
-            body["options"] = options
+        body.update(set_options(ttl, create_only, return_previous))
         response = self._post("secret/set" if secret else "set", body)
         if return_previous and response.status_code == 200:
             return response.json()["value"]
@@ -230,9 +253,93 @@ class ForgeStorageClient:
     def delete_secret(self, key: str) -> bool:
         return self.delete(key, secret=True)
 
-    # -- custom entities, batch, transactions ------------------------------------------
-    # Every other storage operation is one more thin method over ``_post``, e.g.
-    # ``self._post("entity/get", {"entityName": name, "key": key})``.
+    # -- custom entities --------------------------------------------------------------
+    def entity_get(self, entity: str, key: str) -> dict[str, Any] | None:
+        """The record ``key`` of ``entity``, or ``None`` when there is none."""
+        try:
+            response = self._post("entity/get", {"entityName": entity, "key": key})
+        except KeyNotFound:
+            return None
+        return response.json()["value"]
+
+    def entity_set(
+        self,
+        entity: str,
+        key: str,
+        value: dict[str, Any],
+        *,
+        ttl: timedelta | None = None,
+        create_only: bool = False,
+        return_previous: bool = False,
+    ) -> dict[str, Any] | None:
+        """Store the record ``key`` of ``entity``; the options work as in :meth:`set`.
+
+        Forge checks ``value`` against the entity's declared attributes and answers
+        ``INVALID_ENTITY_VALUE`` (raised as :class:`InvalidEntityValue`) when it does not fit.
+        """
+        body: dict[str, Any] = {"entityName": entity, "key": key, "value": value}
+        body.update(set_options(ttl, create_only, return_previous))
+        response = self._post("entity/set", body)
+        if return_previous and response.status_code == 200:
+            return response.json()["value"]
+        return None
+
+    def entity_delete(self, entity: str, key: str) -> bool:
+        """Delete the record ``key`` of ``entity``; ``False`` when there was none."""
+        try:
+            self._post("entity/delete", {"entityName": entity, "key": key})
+        except KeyNotFound:
+            return False
+        return True
+
+    def entity_query(
+        self,
+        entity: str,
+        index: str,
+        *,
+        partition: Sequence[Any] | None = None,
+        where: dict[str, Any] | None = None,
+        filters: Sequence[dict[str, Any]] = (),
+        match: str = "and",
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page:
+        """One page of an index of ``entity``, in the body ``@forge/kvs`` sends.
+
+        ``where`` is a :func:`condition` on the index's range attribute, ``filters`` are
+        :func:`attribute_is` conditions joined by ``match`` (``"and"`` or ``"or"``), and
+        ``sort`` is ``"ASC"`` or ``"DESC"``. Filters apply after Forge cuts the page, so a
+        page can be empty while its cursor leads on: use :meth:`iter_entity_query` to read
+        to the end.
+        """
+        body: dict[str, Any] = {"entityName": entity, "indexName": index}
+        if partition is not None:
+            body["partition"] = list(partition)
+        if where is not None:
+            body["range"] = where
+        if filters:
+            body["filters"] = {match: list(filters)}
+        if sort is not None:
+            body["sort"] = sort
+        if limit is not None:
+            body["limit"] = limit
+        if cursor is not None:
+            body["cursor"] = cursor
+        data = self._post("entity/query", body).json()
+        return Page(data["data"], data.get("cursor"))
+
+    def iter_entity_query(
+        self, entity: str, index: str, *, page_size: int = 100, **query: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of an entity query, following the cursor until Forge sends none."""
+        cursor = None
+        while True:
+            page = self.entity_query(entity, index, limit=page_size, cursor=cursor, **query)
+            yield from page.items
+            if page.cursor is None:
+                return
+            cursor = page.cursor
 
     # -- transport -------------------------------------------------------------------
     def _post(self, operation: str, body: Any) -> requests.Response:
