@@ -76,7 +76,9 @@ class StorageCall:
         return mask_values(_decode(self._request_raw)) if self.secret else self.request
 
     def masked_response(self) -> Any:
-        return mask_values(_decode(self._response_raw)) if self.secret else self.response
+        if not self.secret:
+            return self.response
+        return mask_secret_response(_decode(self._response_raw), self.key)
 
     def summary(self) -> str:
         """One line: ``rest set key='k' -> 204`` (no values, so nothing secret)."""
@@ -125,6 +127,32 @@ def mask_values(data: Any) -> Any:
     if isinstance(data, list):
         return [mask_values(v) for v in data]
     return data
+
+
+#: Members of a secret call's response that never hold the secret. Everything else is masked,
+#: as a GraphQL alias can put the value under any name (``{ v: value }``, even ``{ key: value }``,
+#: which is why ``key`` is kept only when it is the call's key).
+_SAFE_MEMBERS = frozenset(
+    {
+        "key", "success", "errors", "message", "locations", "line", "column", "path",
+        "extensions", "errorType", "statusCode", "code", "createdAt", "updatedAt", "expireTime",
+        "__typename",
+    }
+)  # fmt: skip
+
+
+def mask_secret_response(data: Any, key: str | None, name: str | None = None) -> Any:
+    """A secret call's response with every scalar masked, except structure that is never it."""
+    if isinstance(data, dict):
+        return {
+            member: MASK if member == "value" else mask_secret_response(child, key, member)
+            for member, child in data.items()
+        }
+    if isinstance(data, list):
+        return [mask_secret_response(child, key, name) for child in data]
+    if data is None or (name in _SAFE_MEMBERS and (name != "key" or data == key)):
+        return data
+    return MASK
 
 
 def describe_calls(calls: Iterable[StorageCall]) -> str:

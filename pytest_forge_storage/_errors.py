@@ -17,7 +17,7 @@ class ForgeStorageError(Exception):
 
     def __init__(self, code: str, message: str | None = None, status: int | None = None) -> None:
         self.code = code
-        self.message = message if message is not None else message_for(code)
+        self.message = _bounded(message) if message is not None else message_for(code)
         self.status = status if status is not None else status_for(code)
         super().__init__(self.code, self.message, self.status)
 
@@ -29,3 +29,14 @@ class ForgeStorageError(Exception):
 
     def to_rest(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
+
+
+#: A longer message is echoing a client's input at length: its middle is elided.
+MESSAGE_MAX_LENGTH = 1000
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MESSAGE_MAX_LENGTH:
+        return message
+    elided = len(message) - 900
+    return f"{message[:600]}...({elided} characters elided)...{message[-300:]}"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
-# Keys: 1..500 characters, Forge's regex in a Python-correct form (ref §5).
+# Keys: 1..500 characters, Forge's regex in a Python-correct form (ref §5). ``\s`` is spelled
+# out as JavaScript's (ECMA-262 WhiteSpace and LineTerminator): Python's ``\s`` also matches
+# U+001C..U+001F and U+0085, and lacks U+FEFF.
 KEY_MAX_LENGTH = 500
-KEY_PATTERN = re.compile(r"^(?!\s+\Z)[a-zA-Z0-9:._\s\-#]+\Z")
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+KEY_PATTERN = re.compile(rf"^(?![{_JS_SPACE}]+\Z)[a-zA-Z0-9:._{_JS_SPACE}\-#]+\Z")
 
 # Values: UTF-8 bytes of compact JSON (decision 8).
 VALUE_MAX_BYTES = 240 * 1024

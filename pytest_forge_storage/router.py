@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 JSON_HEADERS = {"content-type": "application/json"}
+#: A 405 names the one method storage routes accept (RFC 9110 §15.5.6).
+ALLOW_POST = {**JSON_HEADERS, "allow": "POST"}
 REST_PREFIX = "/forge/storage/kvs/"
 REST_V1 = "/forge/storage/kvs/v1/"
 SDK_V1 = "/api/v1/"
@@ -142,7 +144,7 @@ class Router:
         except ForgeStorageError as exc:
             raw = encode_json(exc.to_rest())
             self.record(self._call(operation, key, entity_name, request, exc.status, raw, exc.code))
-            return HttpResponse(exc.status, raw, JSON_HEADERS)
+            return HttpResponse(exc.status, raw, ALLOW_POST if exc.status == 405 else JSON_HEADERS)
 
     def _call(
         self,

@@ -22,5 +22,11 @@ def decode(cursor: Any) -> Any:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ForgeStorageError("BAD_REQUEST", f"The cursor {cursor!r} is invalid") from None
+    except (binascii.Error, ValueError, RecursionError):  # a forged cursor
+        raise invalid(cursor) from None
+
+
+def invalid(cursor: str, where: str = "") -> ForgeStorageError:
+    """The 400 for a cursor we did not issue, naming it (shortened: it came from the client)."""
+    shown = cursor if len(cursor) <= 80 else cursor[:77] + "..."
+    return ForgeStorageError("BAD_REQUEST", f"The cursor {shown!r} is invalid{where}")

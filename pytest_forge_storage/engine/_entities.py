@@ -14,13 +14,13 @@ from pytest_forge_storage import _limits
 from pytest_forge_storage._errors import ForgeStorageError
 
 from ._conditions import Condition
-from ._index import Entry, Index
+from ._index import Index, Position
 from ._items import Item
 from ._schema import BY_KEY, EntityDecl
 from ._validation import validate_entity_name, validate_key
 from ._values import check_value
 
-Page = list[tuple[Entry, str, Item]]
+Page = list[tuple[str, Item]]
 
 
 class EntityStore:
@@ -45,8 +45,7 @@ class EntityStore:
         """Live records in key order (a snapshot)."""
         out: list[tuple[str, Item]] = []
         expired: list[str] = []
-        for _, key in self._indexes[BY_KEY].entries:
-            item = self._items[key]
+        for _, key, item in self._indexes[BY_KEY].entries:
             if item.alive(now):
                 out.append((key, item))
             else:
@@ -60,30 +59,35 @@ class EntityStore:
         partition: tuple[Any, ...],
         condition: Condition | None,
         *,
-        after: Entry | None,
+        after: Position | None,
         descending: bool,
         limit: int,
         now: int,
-    ) -> tuple[Page, Entry | None]:
+    ) -> tuple[Page, Position | None]:
         """Up to ``limit`` live records in index order, and the position to resume from
         when a further live record exists in the range (decision 7), else ``None``."""
         page: Page = []
+        append = page.append
         expired: list[str] = []
+        last: tuple[Any, ...] | None = None
         more = False
+        # The entry carries its item: no lookup by key, so each record's memory is
+        # touched once (a walk over a large store is bound by memory, not by steps).
         for entry in self._indexes[index_name].scan(
             partition, condition, after=after, descending=descending
         ):
-            key = entry[-1]
-            item = self._items[key]
-            if not item.alive(now):
-                expired.append(key)
+            item = entry[-1]
+            expire_ms = item.expire_ms
+            if expire_ms is not None and now >= expire_ms:
+                expired.append(entry[-2])
                 continue
             if len(page) == limit:
                 more = True
                 break
-            page.append((entry, key, item))
+            append((entry[-2], item))
+            last = entry
         self._purge(expired)
-        return page, (page[-1][0] if more and page else None)
+        return page, (last[:-1] if more and last is not None else None)
 
     # -- writes ------------------------------------------------------------------------
     def write(
@@ -146,11 +150,11 @@ class EntityStore:
     # -- internals ---------------------------------------------------------------------
     def _index(self, key: str, item: Item) -> None:
         for index in self._indexes.values():
-            index.add(key, item.value)
+            index.add(key, item)
 
     def _unindex(self, key: str, item: Item) -> None:
         for index in self._indexes.values():
-            index.discard(key, item.value)
+            index.discard(key, item)
 
     def _drop(self, key: str, item: Item) -> None:
         del self._items[key]

@@ -16,7 +16,7 @@ from pytest_forge_storage._errors import ForgeStorageError
 from . import _cursor
 from ._conditions import KEY_KIND, RANGE_CONDITIONS, comparable, parse_condition, parse_filters
 from ._entities import EntityRegistry
-from ._index import Entry
+from ._index import Position
 from ._options import get_fields
 from ._schema import EntityDecl, IndexDecl
 
@@ -67,7 +67,7 @@ def run_query(registry: EntityRegistry, body: Any) -> dict[str, Any]:
     )
     data = [
         item.render(key, fields)
-        for _, key, item in page
+        for key, item in page
         if filters is None or filters.test(item.value)
     ]
     out: dict[str, Any] = {"data": data}
@@ -135,7 +135,7 @@ def _limit(limit: Any) -> int:
     return limit
 
 
-def _position(decl: EntityDecl, index: IndexDecl, cursor: Any) -> Entry:
+def _position(decl: EntityDecl, index: IndexDecl, cursor: Any) -> Position:
     """The index entry a cursor points at; 400 ``BAD_REQUEST`` unless it is one of ours
     for an index of this shape. A cursor from other parameters resumes after its position."""
     position = _cursor.decode(cursor)
@@ -146,7 +146,5 @@ def _position(decl: EntityDecl, index: IndexDecl, cursor: Any) -> Entry:
         and len(position) == len(kinds)
         and all(comparable(kind, value) for kind, value in zip(kinds, position, strict=True))
     ):
-        raise ForgeStorageError(
-            "BAD_REQUEST", f'The cursor {cursor!r} is invalid for index "{index.name}"'
-        )
+        raise _cursor.invalid(cursor, f' for index "{index.name}"')
     return tuple(position)

@@ -1,4 +1,9 @@
-"""Sorted entity indexes: one ``SortedList`` of ``(*partition, range value, key)`` each.
+"""Sorted entity indexes: one ``SortedList`` of ``(*partition, range value, key, item)`` each.
+
+The leading ``(*partition, range value, key)`` is the entry's *position* (what a cursor
+holds); keys are unique within an index, so two entries never compare as far as the item.
+The item rides along so that a page reads each record straight from its entry, with no
+lookup by key: a walk touches each record's memory once.
 
 A page is a bisection to the start of the partition and range, then a walk: O(log n +
 page size). Bounds use two sentinels that sort below and above every value, so a range
@@ -13,8 +18,12 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from ._conditions import Condition
+from ._items import Item
 from ._schema import IndexDecl
 
+#: ``(*partition, range value, key)``: where an entry sits in its index.
+Position = tuple[Any, ...]
+#: ``(*position, item)``: what the index stores.
 Entry = tuple[Any, ...]
 
 
@@ -59,7 +68,7 @@ class Index:
         self.decl = decl
         self.entries = SortedList()
 
-    def entry(self, key: str, value: Mapping[str, Any]) -> Entry | None:
+    def position(self, key: str, value: Mapping[str, Any]) -> Position | None:
         decl = self.decl
         if decl.range is None:
             return (key, key)
@@ -72,43 +81,43 @@ class Index:
             parts.append(value[attr])
         return (*parts, value[decl.range], key)
 
-    def add(self, key: str, value: Mapping[str, Any]) -> None:
-        entry = self.entry(key, value)
-        if entry is not None:
-            self.entries.add(entry)
+    def add(self, key: str, item: Item) -> None:
+        position = self.position(key, item.value)
+        if position is not None:
+            self.entries.add((*position, item))
 
-    def discard(self, key: str, value: Mapping[str, Any]) -> None:
-        entry = self.entry(key, value)
-        if entry is not None:
-            self.entries.discard(entry)
+    def discard(self, key: str, item: Item) -> None:
+        """Remove the entry of ``item``, the item indexed under ``key``."""
+        position = self.position(key, item.value)
+        if position is not None:
+            self.entries.discard((*position, item))
 
     def scan(
         self,
         partition: tuple[Any, ...],
         condition: Condition | None,
         *,
-        after: Entry | None = None,
+        after: Position | None = None,
         descending: bool = False,
     ) -> Iterator[Entry]:
         """Entries of ``partition`` whose range value meets ``condition``, in order,
         strictly after the cursor position ``after`` (in the direction of travel)."""
         low, high = bounds(partition, condition)
-        inclusive = [True, True]
         if after is not None:
+            # ``(*after, LOW)`` / ``(*after, HIGH)`` sort just below / above the entry at
+            # ``after`` (the sentinel meets its item), so that entry itself is excluded.
             if descending and after < high:
-                high, inclusive[1] = after, False
+                high = (*after, LOW)
             elif not descending and after > low:
-                low, inclusive[0] = after, False
-        result: Iterator[Entry] = self.entries.irange(
-            low, high, inclusive=(inclusive[0], inclusive[1]), reverse=descending
-        )
+                low = (*after, HIGH)
+        result: Iterator[Entry] = self.entries.irange(low, high, reverse=descending)
         return result
 
     def __len__(self) -> int:
         return len(self.entries)
 
 
-def bounds(partition: tuple[Any, ...], condition: Condition | None) -> tuple[Entry, Entry]:
+def bounds(partition: tuple[Any, ...], condition: Condition | None) -> tuple[Position, Position]:
     """Lowest and highest entry tuples a range condition admits (ref §6.2).
 
     The tuples contain ``LOW``/``HIGH`` and so never equal a real entry.

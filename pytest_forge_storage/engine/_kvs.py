@@ -105,7 +105,7 @@ class KvsStore:
         if after is not None:
             position = _cursor.decode(after)
             if not isinstance(position, str):
-                raise ForgeStorageError("BAD_REQUEST", f"The cursor {after!r} is invalid")
+                raise _cursor.invalid(after)
             if position >= start:
                 start, inclusive = position, False
         now = now_ms()

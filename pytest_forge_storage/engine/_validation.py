@@ -99,13 +99,20 @@ def check_json(value: Any) -> None:
                     raise ForgeStorageError(
                         "BAD_REQUEST", f"Object keys must be strings, not {_type_name(name)}"
                     )
+                stack.append(name)
                 stack.append(child)
         elif isinstance(node, list):
             stack.extend(node)
         elif isinstance(node, float):
             if not math.isfinite(node):
                 raise ForgeStorageError("BAD_REQUEST", f"Value {node} is not valid JSON")
-        elif node is not None and not isinstance(node, (str, int, bool)):
+        elif isinstance(node, str):
+            if not node.isascii() and not _is_unicode(node):
+                raise ForgeStorageError(
+                    "BAD_REQUEST",
+                    "Strings must be valid Unicode: a lone surrogate cannot be stored",
+                )
+        elif node is not None and not isinstance(node, (int, bool)):
             raise ForgeStorageError(
                 "BAD_REQUEST", f"Value of type {_type_name(node)} cannot be stored as JSON"
             )
@@ -146,9 +153,10 @@ def ttl_seconds(ttl: Any) -> int:
         raise ForgeStorageError("BAD_REQUEST", "ttl.value must be a positive integer")
     seconds = amount * _limits.TTL_UNITS[unit]
     if seconds > _limits.TTL_MAX_SECONDS:
+        # a huge number is not echoed: str() of an int over 4,300 digits raises ValueError
+        got = f"got {seconds}" if seconds < 10**15 else "got far more"
         raise ForgeStorageError(
-            "BAD_REQUEST",
-            f"ttl must be at most 1 year ({_limits.TTL_MAX_SECONDS} seconds), got {seconds}",
+            "BAD_REQUEST", f"ttl must be at most 1 year ({_limits.TTL_MAX_SECONDS} seconds), {got}"
         )
     return seconds
 
@@ -172,6 +180,14 @@ def one_of(name: str, value: Any, allowed: Iterable[str]) -> None:
     allowed = tuple(allowed)
     if value not in allowed:
         raise ForgeStorageError("BAD_REQUEST", f"{name} must be one of {', '.join(allowed)}")
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _type_name(value: Any) -> str:

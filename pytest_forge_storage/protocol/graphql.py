@@ -20,7 +20,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote_plus
@@ -28,10 +30,12 @@ from urllib.parse import unquote_plus
 import graphql.execution
 from graphql import DocumentNode, GraphQLError, execute_sync
 
-from pytest_forge_storage._calls import StorageCall
+from pytest_forge_storage._calls import MASK, StorageCall
+from pytest_forge_storage._errors import ForgeStorageError
 from pytest_forge_storage._faults import Fault
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, TransportFault
 
+from . import _json
 from ._graphql_document import document, mentions_storage
 from ._graphql_schema import Context, PendingCall, schema
 
@@ -55,6 +59,7 @@ class Envelope(NamedTuple):
     executable: DocumentNode | None = None
     operation_name: str | None = None
     variables: dict[str, Any] | None = None
+    query: str = ""
 
 
 def handle(router: Router, request: HttpRequest) -> RouterResult:
@@ -99,11 +104,11 @@ def _envelope(request: HttpRequest) -> Envelope | None:
             "METHOD_NOT_ALLOWED", 405,
         )  # fmt: skip
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
+        payload = _json.loads(body)
+    except ForgeStorageError as exc:
         if not mentions_storage(body.decode("utf-8", "replace")):
             return None
-        return _refuse("The request body is not valid JSON", "BAD_REQUEST")
+        return _refuse(exc.message, exc.code)
     if isinstance(payload, list):
         if not mentions_storage(body.decode("utf-8", "replace")):
             return None
@@ -145,8 +150,8 @@ def _envelope(request: HttpRequest) -> Envelope | None:
         return _refuse("variables must be a JSON object or null", VALIDATION_FAILED)
     errors = doc.validation_errors(schema(), selection.executable)
     if errors:
-        return Envelope(graphql_errors(400, errors, VALIDATION_FAILED))
-    return Envelope(None, selection.executable, operation_name, variables)
+        return Envelope(graphql_errors(400, errors, VALIDATION_FAILED, _echoed(query, variables)))
+    return Envelope(None, selection.executable, operation_name, variables, query)
 
 
 def _refuse(message: str, error_type: str, status: int = 400) -> Envelope:
@@ -192,7 +197,8 @@ def _execute(
     with router.engine.lock:
         result = _run(envelope, ctx)
     if result.data is None:  # variables that do not coerce: a request error
-        return graphql_errors(400, result.errors or [], VALIDATION_FAILED)
+        echoed = _echoed(envelope.query, envelope.variables)
+        return graphql_errors(400, result.errors or [], VALIDATION_FAILED, echoed)
     response: dict[str, Any] = {"data": result.data}
     by_path: dict[tuple[Any, ...], dict[str, Any]] = {}
     if result.errors:
@@ -247,9 +253,44 @@ def error_body(message: str, error_type: str, status: int) -> bytes:
     return encode({"errors": [{"message": message, "extensions": extensions}]})
 
 
-def graphql_errors(status: int, errors: list[GraphQLError], error_type: str) -> HttpResponse:
-    body = encode({"errors": [_formatted(e, error_type, status) for e in errors]})
-    return HttpResponse(status, body, JSON_HEADERS)
+def graphql_errors(
+    status: int, errors: list[GraphQLError], error_type: str, echoed: frozenset[str] = frozenset()
+) -> HttpResponse:
+    formatted = [_formatted(e, error_type, status) for e in errors]
+    for error in formatted:
+        for text in echoed:
+            for quoted in {repr(text), json.dumps(text), json.dumps(text, ensure_ascii=False)}:
+                error["message"] = error["message"].replace(quoted, f"'{MASK}'")
+    return HttpResponse(status, encode({"errors": formatted}), JSON_HEADERS)
+
+
+_STRING_LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+
+
+def _echoed(query: str, variables: Any) -> frozenset[str]:
+    """The strings that graphql-core's messages may echo from a request that touches secrets.
+
+    Coercion and validation errors print the offending input whole (``found: {key: ...,
+    value: ...}``), secret value included; quoted, these strings are masked in the message.
+    """
+    secret = "encrypted" in query
+    found: set[str] = set()
+    stack = [variables]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            secret = secret or "encrypted" in node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            found.add(node)
+    if not secret:
+        return frozenset()
+    for literal in _STRING_LITERAL.findall(query):
+        with contextlib.suppress(ValueError):
+            found.add(json.loads(f'"{literal}"'))
+    return frozenset(found)
 
 
 def _formatted(error: GraphQLError, error_type: str, status: int) -> dict[str, Any]:

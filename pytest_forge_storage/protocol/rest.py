@@ -15,6 +15,7 @@ from pytest_forge_storage._errors import ForgeStorageError
 from pytest_forge_storage.engine import Engine
 from pytest_forge_storage.engine._entity_ops import ItemFault
 
+from . import _json
 from .openapi import validate_request
 
 Result = tuple[int, Any]
@@ -144,23 +145,10 @@ KEYLESS = frozenset(
 
 
 def parse_body(raw: bytes) -> Any:
-    """Decode a JSON request body; Forge's 400 for anything that is not JSON."""
+    """Decode a JSON request body; Forge's 400 for anything that is not strict JSON."""
     if not raw:
         raise ForgeStorageError("BAD_REQUEST", "The request body is empty; a JSON body is required")
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except RecursionError:
-        raise ForgeStorageError("MAX_DEPTH") from None
-    except UnicodeDecodeError:
-        raise ForgeStorageError("BAD_REQUEST", "The request body is not valid UTF-8") from None
-    except ValueError as exc:
-        raise ForgeStorageError(
-            "BAD_REQUEST", f"The request body is not valid JSON: {exc}"
-        ) from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    return _json.loads(raw)
 
 
 def describe(operation: str, body: Any) -> tuple[str | None, str | None]:

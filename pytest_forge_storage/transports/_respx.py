@@ -43,6 +43,7 @@ respx itself, a streamed request body is read into memory before it is sent on.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import httpx
 import respx
@@ -61,6 +62,11 @@ _ERRORS: dict[str, type[httpx.TransportError]] = {
 class HttpxInterceptor:
     """Serve ``httpx`` requests (sync and async) to any of ``base_urls`` from ``handler``."""
 
+    #: Started interceptors, oldest first. respx asks its routers oldest first and stops at
+    #: the first answer, and every router of ours answers; so whichever is asked serves from
+    #: the newest interceptor that takes the request, as with ``requests`` (nested fakes).
+    _started: ClassVar[list[HttpxInterceptor]] = []
+
     def __init__(self, handler: Handler, base_urls: Sequence[str]) -> None:
         self._handler = handler
         self._pattern = base_url_pattern(base_urls)
@@ -77,10 +83,12 @@ class HttpxInterceptor:
         router.route().mock(side_effect=self._side_effect)
         router.start()
         self._router = router
+        HttpxInterceptor._started.append(self)
 
     def stop(self) -> None:
         router, self._router = self._router, None
         if router is not None:
+            HttpxInterceptor._started.remove(self)
             router.stop(quiet=True)
 
     def _side_effect(self, request: httpx.Request) -> httpx.Response | httpx.Request:
@@ -89,9 +97,17 @@ class HttpxInterceptor:
             # respx records every call, which nobody reads back from our router: keep only the
             # latest (a few KB per call otherwise, for the whole test).
             router.reset()
+        for interceptor in reversed(list(HttpxInterceptor._started)):
+            response = interceptor._answer(request)
+            if response is not None:
+                return response
+        return request  # respx: pass through to the client's own transport
+
+    def _answer(self, request: httpx.Request) -> httpx.Response | None:
+        """This interceptor's answer, or ``None`` when the request is not its to serve."""
         url = str(request.url)
         if self._pattern.match(url) is None:
-            return request  # respx: pass through to the client's own transport
+            return None
         result = self._handler(
             HttpRequest(
                 request.method,
@@ -101,7 +117,7 @@ class HttpxInterceptor:
             )
         )
         if result is None:
-            return request  # respx: pass through to the client's own transport
+            return None
         if isinstance(result, TransportFault):
             raise _ERRORS[result.error](result.message, request=request)
         return httpx.Response(

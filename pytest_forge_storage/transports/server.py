@@ -247,7 +247,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve()
 
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST
+    # TRACE and QUERY too: standard methods get the router's 405, not the stdlib's 501, which
+    # stays for methods HTTP does not define (PROPFIND, ...).
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_TRACE = do_QUERY = do_POST
 
     def do_HEAD(self) -> None:
         self._serve(head=True)

@@ -820,3 +820,34 @@ def test_cursor_reused_with_other_parameters_resumes_after_its_position(engine: 
     engine.entity_set("employee", "n1", {"name": "k1"})
     engine.entity_set("employee", "n5", {"name": "k5"})
     assert keys(engine, "name", cursor=key_cursor) == ["n5"]
+
+
+@pytest.mark.parametrize("sort", ["ASC", "DESC"])
+def test_cursor_walk_sees_each_record_once_across_ties_and_overwrites(
+    engine: Engine, sort: str
+) -> None:
+    # Index entries carry their record (no lookup by key): the cursor still holds only the
+    # position, resumes strictly after it when that record was overwritten in place, and an
+    # overwrite leaves exactly one entry per index.
+    for i in range(23):
+        engine.entity_set("employee", f"k{i:02d}", {"age": i % 4, "gender": "f"})
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = query(engine, "age", limit=5, sort=sort, **({"cursor": cursor} if cursor else {}))
+        seen += [item["key"] for item in page["data"]]
+        cursor = page.get("cursor")
+        if cursor is None:
+            break
+        position = _cursor.decode(cursor)
+        assert position == [page["data"][-1]["value"]["age"], page["data"][-1]["key"]]
+        # Overwrite the cursor's record with the same indexed values (a new stored item).
+        engine.entity_set("employee", position[1], {"age": position[0], "gender": "f"})
+    expected = sorted((i % 4, f"k{i:02d}") for i in range(23))
+    if sort == "DESC":
+        expected.reverse()
+    assert seen == [key for _, key in expected]
+    store = engine._entities.store("employee")
+    assert {name: len(index) for name, index in store._indexes.items()}["age"] == 23
+    assert len(store._indexes["by-age-per-gender"]) == 23
+    assert [item["key"] for item in query(engine, limit=100)["data"]] == sorted(seen)

@@ -1,0 +1,82 @@
+"""Request bodies decoded as strict JSON (RFC 8259), the same way for REST and GraphQL.
+
+What ``json.loads`` would let through, and what the fake answers instead:
+
+* a body that is not UTF-8 — including UTF-16/32, which ``json.loads(bytes)`` detects and
+  decodes, and UTF-8-encoded surrogates, which it lets pass — is ``BAD_REQUEST``; a leading
+  UTF-8 byte order mark is ignored (RFC 8259 §8.1);
+* ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON: ``BAD_REQUEST``;
+* a number beyond a double (``1e400``, which Python reads as ``inf``) is ``BAD_REQUEST``, and so
+  is an integer literal longer than the interpreter converts (4,300 digits by default);
+* a lone surrogate escape (``"\\ud800"``) is not a Unicode string: ``BAD_REQUEST``;
+* nesting deeper than the parser's recursion allows is ``MAX_DEPTH`` (any value that deep is
+  far over Forge's 31 levels).
+
+Duplicate member names are not an error: the last one wins, as with ``JSON.parse``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from pytest_forge_storage._errors import ForgeStorageError
+
+__all__ = ["loads"]
+
+_BOM = "\ufeff"
+
+
+def loads(raw: bytes) -> Any:
+    """Decode ``raw`` strictly; ``ForgeStorageError`` (400) for what is not strict JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ForgeStorageError(
+            "BAD_REQUEST", f"The request body is not valid UTF-8 (at byte {exc.start})"
+        ) from None
+    if text.startswith(_BOM):
+        text = text[1:]
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ForgeStorageError("MAX_DEPTH") from None
+    except ValueError as exc:  # JSONDecodeError, and int literals over the digit limit
+        raise ForgeStorageError(
+            "BAD_REQUEST", f"The request body is not valid JSON: {exc}"
+        ) from None
+    if "\\ud" in text or "\\uD" in text:  # only surrogate escapes can produce lone surrogates
+        _reject_lone_surrogates(data)
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {literal[:40]} is out of range")
+    return number
+
+
+def _reject_lone_surrogates(data: Any) -> None:
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and not node.isascii():
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ForgeStorageError(
+                    "BAD_REQUEST",
+                    "The request body is not valid JSON: a string contains a lone surrogate "
+                    "escape (\\ud800-\\udfff without its pair), which is not Unicode",
+                ) from None
