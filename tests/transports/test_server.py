@@ -789,7 +789,8 @@ def test_previous_server_was_stopped_and_store_is_fresh(forge_storage_server):
 
 def test_fixture_serves_and_stops(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_fixture=FIXTURE_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
+    # The second test checks what the first left behind: keep the file's order.
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
 
 
