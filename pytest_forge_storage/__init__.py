@@ -12,14 +12,13 @@ __all__ = [
 
 from typing import TYPE_CHECKING, Any
 
-from ._calls import StorageCall
 from ._errors import ForgeStorageError
+from .router._calls import StorageCall
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ._mock import mock_forge_storage
-    from .storage import ForgeStorage
+    from .storage import ForgeStorage, mock_forge_storage
 
 
 def __getattr__(name: str) -> Any:
@@ -29,7 +28,7 @@ def __getattr__(name: str) -> Any:
 
         return ForgeStorage
     if name == "mock_forge_storage":
-        from ._mock import mock_forge_storage
+        from .storage import mock_forge_storage
 
         return mock_forge_storage
     raise AttributeError(f"module 'pytest_forge_storage' has no attribute {name!r}")

@@ -69,6 +69,8 @@ CODES: dict[str, CodeInfo] = {
     "CONDITIONAL_CHECK_FAILED": CodeInfo(
         400, "Request failed due to conditional check specified or optimistic locking."
     ),
+    # GraphQL (ref §12.1, seed 003)
+    "CONTEXT_INVALID": CodeInfo(400, "The context is not accessible in this request"),
     # Generic (ref §4.1, §4.2, decision 1)
     "BAD_REQUEST": CodeInfo(400, "Provided request body is invalid"),
     "UNAUTHORIZED": CodeInfo(

@@ -23,6 +23,9 @@ class HttpRequest:
     #: Header names are lower-cased by the transport.
     headers: Mapping[str, str]
     body: bytes
+    #: Reached server mode: routed by its path alone, with the ``@forge/kvs`` in-runtime
+    #: aliases ``/api/v1/<op>`` (decision 13), whatever the host.
+    local: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,6 @@ class TransportFault:
 
 
 RouterResult = HttpResponse | TransportFault | None
+
+#: Headers of every JSON answer.
+JSON_HEADERS: Mapping[str, str] = {"content-type": "application/json"}

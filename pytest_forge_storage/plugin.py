@@ -122,7 +122,7 @@ def pytest_runtest_makereport(
     report: pytest.TestReport = outcome.get_result()
     storage = item.stash.get(_storage_key, None)
     if storage is not None and report.failed:
-        from ._calls import describe_calls
+        from .router import describe_calls
 
         report.sections.append(("forge storage calls", describe_calls(storage.calls)))
 

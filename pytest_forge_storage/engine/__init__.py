@@ -2,11 +2,29 @@
 
 Stores, validation of keys, values and limits (raising :class:`ForgeStorageError` with
 Forge's code and status), TTL against the current clock, sorted key spaces and entity
-indexes, cursors, batch and transactions. One re-entrant lock guards it all.
+indexes, cursors, batch and transactions, snapshots. One re-entrant lock guards it all.
+
+What other layers may use is exported here; nothing outside ``engine/`` imports
+``engine._*`` (a test pins it).
 """
 
 from __future__ import annotations
 
+from ._batch import ItemFault
+from ._cursor import encode as encode_cursor
 from ._engine import Engine
+from ._items import Item
+from ._schema import EntityDecl
+from ._snapshot import SECTIONS as DATA_SECTIONS
+from ._validation import validate_entity_name, validate_key
 
-__all__ = ["Engine"]
+__all__ = [
+    "DATA_SECTIONS",
+    "Engine",
+    "EntityDecl",
+    "Item",
+    "ItemFault",
+    "encode_cursor",
+    "validate_entity_name",
+    "validate_key",
+]

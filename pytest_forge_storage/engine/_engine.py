@@ -1,18 +1,22 @@
-"""The engine facade: every storage operation, by meaning, under one lock."""
+"""The engine facade: every storage operation, by meaning, under one lock.
+
+Lock contract: every public method takes :attr:`Engine.lock` (re-entrant) itself, so each
+call is atomic on its own. A caller that needs several calls to be atomic together (a
+GraphQL document with several fields) holds the lock around them.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from pytest_forge_storage import _limits
-from pytest_forge_storage._errors import ForgeStorageError
 
 from ._entity_ops import EntityOperations
 from ._items import Item
 from ._kvs import KvsStore
-from ._options import SetOptions, get_fields
-from ._validation import validate_key
+from ._options import SetOptions, get_fields, kvs_prefix, query_limit, returned, seed_ttl_ms
 
 
 class Engine(EntityOperations):
@@ -20,8 +24,7 @@ class Engine(EntityOperations):
 
     Methods take decoded JSON (already checked against the request schema by the
     protocol, but re-checked here where a Forge rule applies) and return JSON-ready
-    dicts; every rule violation raises :class:`ForgeStorageError`. Callers hold
-    :attr:`lock` around a request so that a whole request is atomic.
+    dicts; every rule violation raises :class:`ForgeStorageError`.
     """
 
     def __init__(self) -> None:
@@ -35,8 +38,9 @@ class Engine(EntityOperations):
 
     # -- KVS and secrets ---------------------------------------------------------------
     def get(self, key: Any, *, secret: bool = False, options: Any = None) -> dict[str, Any]:
-        fields = get_fields(options)
-        return self.namespace(secret).get(key).render(key, fields)
+        with self.lock:
+            fields = get_fields(options)
+            return self.namespace(secret).get(key).render(key, fields)
 
     def set(
         self,
@@ -48,27 +52,56 @@ class Engine(EntityOperations):
         trusted: bool = False,
     ) -> dict[str, Any] | None:
         """Write; the returned dict is the 200 body, ``None`` means 204 (decision 6)."""
-        opts = SetOptions.parse(options)
-        previous, item = self.namespace(secret).put(
-            key, value, ttl=opts.ttl, fail_if_exists=opts.fail_if_exists, trusted=trusted
-        )
-        return returned(key, opts, previous, item)
+        with self.lock:
+            opts = SetOptions.parse(options)
+            previous, item = self.namespace(secret).put(
+                key, value, ttl=opts.ttl, fail_if_exists=opts.fail_if_exists, trusted=trusted
+            )
+            return returned(key, opts, previous, item)
 
     def delete(self, key: Any, *, secret: bool = False) -> None:
-        self.namespace(secret).remove(key)
+        with self.lock:
+            self.namespace(secret).remove(key)
 
     def query(
         self, *, where: Any = None, limit: Any = None, after: Any = None, options: Any = None
     ) -> dict[str, Any]:
         """KVS query: ``BEGINS_WITH`` on the key, code-point order (ref §7, decision 7)."""
-        fields = get_fields(options)
-        prefix = kvs_prefix(where)
-        page_size = query_limit(limit, "LIST_QUERY_LIMIT_EXCEEDED")
-        page, cursor = self.kvs.query(prefix=prefix, limit=page_size, after=after)
-        body: dict[str, Any] = {"data": [item.render(key, fields) for key, item in page]}
-        if cursor is not None:
-            body["cursor"] = cursor
-        return body
+        with self.lock:
+            fields = get_fields(options)
+            prefix = kvs_prefix(where)
+            page_size = query_limit(limit, "LIST_QUERY_LIMIT_EXCEEDED")
+            page, cursor = self.kvs.query(prefix=prefix, limit=page_size, after=after)
+            body: dict[str, Any] = {"data": [item.render(key, fields) for key, item in page]}
+            if cursor is not None:
+                body["cursor"] = cursor
+            return body
+
+    # -- seeding and inspection (the ForgeStorage facade) --------------------------------
+    def lookup(self, key: Any, *, secret: bool = False) -> Item | None:
+        """The live item under ``key`` (``None`` for a missing, expired or invalid key)."""
+        with self.lock:
+            return self.namespace(secret).live(key) if isinstance(key, str) else None
+
+    def put(self, key: Any, value: Any, *, secret: bool = False, ttl: float | None = None) -> None:
+        """Seed ``value``, validated as ``set`` validates it; ``ttl`` in seconds."""
+        with self.lock:
+            ttl_ms = seed_ttl_ms(ttl)
+            self.namespace(secret).put(key, value, ttl=None if ttl_ms is None else ttl_ms / 1000)
+
+    def remove(self, key: Any, *, secret: bool = False) -> None:
+        """Delete ``key``; 404 ``KEY_NOT_FOUND`` when it is not there."""
+        with self.lock:
+            self.namespace(secret).remove(key)
+
+    def keys(self, *, secret: bool = False) -> list[str]:
+        """Live keys in code-point order."""
+        with self.lock:
+            return [key for key, _ in self.namespace(secret).items()]
+
+    def count(self, *, secret: bool = False) -> int:
+        with self.lock:
+            return len(self.namespace(secret))
 
     # -- whole-store operations --------------------------------------------------------
     def reset(self) -> None:
@@ -77,54 +110,16 @@ class Engine(EntityOperations):
             self.secrets.clear()
             self._reset_entities()
 
+    def snapshot(self) -> dict[str, Any]:
+        """Everything stored, in the ``data`` shape plus ``metadata`` (see ``_snapshot``)."""
+        from ._snapshot import snapshot
 
-def returned(
-    key: str, opts: SetOptions, previous: Item | None, item: Item, entity_name: str | None = None
-) -> dict[str, Any] | None:
-    """The body of a set with ``returnValue`` (decision 6), or ``None`` for 204."""
-    if opts.return_value == "LATEST":
-        return item.render(key, opts.return_metadata, entity_name)
-    if opts.return_value == "PREVIOUS" and previous is not None:
-        return previous.render(key, opts.return_metadata, entity_name)
-    return None
+        with self.lock:
+            return snapshot(self)
 
+    def restore(self, data: Mapping[str, Any], *, replace: bool = True) -> None:
+        """Load ``data`` (all or nothing); with ``replace`` the stores are emptied first."""
+        from ._snapshot import restore
 
-def query_limit(limit: Any, code: str) -> int:
-    if limit is None:
-        return _limits.QUERY_DEFAULT_LIMIT
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise ForgeStorageError("BAD_REQUEST", "limit must be an integer")
-    if not 1 <= limit <= _limits.QUERY_MAX_LIMIT:
-        raise ForgeStorageError(
-            code, f"Limit must be between 1 and {_limits.QUERY_MAX_LIMIT}, got {limit}"
-        )
-    return limit
-
-
-def kvs_prefix(where: Any) -> str:
-    """The key prefix of a KVS ``where`` list; ``""`` when there is none (ref §7)."""
-    if where is None:
-        return ""
-    if not isinstance(where, list):
-        raise ForgeStorageError("BAD_REQUEST", "where must be an array")
-    if not where:
-        return ""
-    if len(where) > 1:
-        raise ForgeStorageError("QUERY_WHERE_INVALID")
-    clause = where[0]
-    if not isinstance(clause, dict):
-        raise ForgeStorageError("BAD_REQUEST", "where[0] must be an object")
-    if clause.get("property") != "key":
-        raise ForgeStorageError(
-            "QUERY_WHERE_FIELD_INVALID",
-            f"Only the key field can be used in a where clause, got {clause.get('property')!r}",
-        )
-    if clause.get("condition") != "BEGINS_WITH":
-        raise ForgeStorageError(
-            "INVALID_FILTER_CONDITION",
-            f"Only the BEGINS_WITH condition is supported, got {clause.get('condition')!r}",
-        )
-    values = clause.get("values")
-    if not isinstance(values, list) or len(values) != 1:
-        raise ForgeStorageError("INVALID_FILTER_VALUES", "BEGINS_WITH takes exactly one value")
-    return validate_key(values[0])
+        with self.lock:
+            restore(self, data, replace=replace)

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_forge_storage import _limits
 from pytest_forge_storage._clock import now_ms
 from pytest_forge_storage._errors import ForgeStorageError
 
@@ -22,7 +21,7 @@ from ._batch import ItemFault as ItemFault
 from ._entities import EntityRegistry, EntityStore
 from ._entity_query import run_query
 from ._items import Item
-from ._options import SetOptions, get_fields
+from ._options import SetOptions, get_fields, returned, seed_ttl_ms
 from ._schema import EntityDecl, declare
 from ._transaction import run_transaction
 from ._values import check_value
@@ -93,8 +92,6 @@ class EntityOperations:
         self, entity_name: Any, key: Any, value: Any, *, options: Any = None, trusted: bool = False
     ) -> dict[str, Any] | None:
         """Write a record; the returned dict is the 200 body, ``None`` means 204."""
-        from ._engine import returned  # the engine module imports this one
-
         with self.lock:
             store = self._entities.target(entity_name, key)
             opts = SetOptions.parse(options)
@@ -137,7 +134,7 @@ class EntityOperations:
         """Seed a record, validated exactly as ``entity/set``; ``ttl`` in seconds."""
         with self.lock:
             store = self._entities.target(entity_name, key)
-            ttl_ms = _ttl_ms(ttl)
+            ttl_ms = seed_ttl_ms(ttl)
             check_value(store.decl, value, trusted=trusted)
             store.write(key, value, now=now_ms(), ttl_ms=ttl_ms)
 
@@ -175,19 +172,3 @@ class EntityOperations:
         """Apply a transaction or raise; ``None`` means 204 (decision 11)."""
         with self.lock:
             run_transaction(self._entities, self.kvs, body)
-
-
-def _ttl_ms(ttl: Any) -> int | None:
-    """Seeding TTL in seconds (fractions allowed): positive, at most one year."""
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-        raise ForgeStorageError(
-            "BAD_REQUEST", f"ttl must be a positive number of seconds, got {ttl!r}"
-        )
-    if ttl > _limits.TTL_MAX_SECONDS:
-        raise ForgeStorageError(
-            "BAD_REQUEST",
-            f"ttl must be at most 1 year ({_limits.TTL_MAX_SECONDS} seconds), got {ttl}",
-        )
-    return max(1, round(ttl * 1000))

@@ -1,13 +1,26 @@
-"""Option objects shared by KVS, secrets and entities (ref §3.2, §9, decision 6)."""
+"""Options shared by KVS, secrets and entities, and what they make a write return.
+
+Ref §3.2, §9, decisions 5-7: ``SetOptions`` (TTL, keyPolicy, returnValue), ``get_fields``
+(metadataFields), ``returned`` (the 200 body of a set), query limits and the KVS ``where``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_forge_storage import _limits
 from pytest_forge_storage._errors import ForgeStorageError
 
-from ._validation import KEY_POLICIES, RETURN_VALUES, metadata_fields, one_of, ttl_seconds
+from ._items import Item
+from ._validation import (
+    KEY_POLICIES,
+    RETURN_VALUES,
+    metadata_fields,
+    one_of,
+    ttl_seconds,
+    validate_key,
+)
 
 
 @dataclass(frozen=True)
@@ -64,3 +77,71 @@ def get_fields(options: Any) -> tuple[str, ...]:
     if unknown:
         raise ForgeStorageError("BAD_REQUEST", f"options.{unknown[0]} is not allowed here")
     return metadata_fields(options.get("metadataFields"))
+
+
+def returned(
+    key: str, opts: SetOptions, previous: Item | None, item: Item, entity_name: str | None = None
+) -> dict[str, Any] | None:
+    """The body of a set with ``returnValue`` (decision 6), or ``None`` for 204."""
+    if opts.return_value == "LATEST":
+        return item.render(key, opts.return_metadata, entity_name)
+    if opts.return_value == "PREVIOUS" and previous is not None:
+        return previous.render(key, opts.return_metadata, entity_name)
+    return None
+
+
+def query_limit(limit: Any, code: str) -> int:
+    if limit is None:
+        return _limits.QUERY_DEFAULT_LIMIT
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise ForgeStorageError("BAD_REQUEST", "limit must be an integer")
+    if not 1 <= limit <= _limits.QUERY_MAX_LIMIT:
+        raise ForgeStorageError(
+            code, f"Limit must be between 1 and {_limits.QUERY_MAX_LIMIT}, got {limit}"
+        )
+    return limit
+
+
+def kvs_prefix(where: Any) -> str:
+    """The key prefix of a KVS ``where`` list; ``""`` when there is none (ref §7)."""
+    if where is None:
+        return ""
+    if not isinstance(where, list):
+        raise ForgeStorageError("BAD_REQUEST", "where must be an array")
+    if not where:
+        return ""
+    if len(where) > 1:
+        raise ForgeStorageError("QUERY_WHERE_INVALID")
+    clause = where[0]
+    if not isinstance(clause, dict):
+        raise ForgeStorageError("BAD_REQUEST", "where[0] must be an object")
+    if clause.get("property") != "key":
+        raise ForgeStorageError(
+            "QUERY_WHERE_FIELD_INVALID",
+            f"Only the key field can be used in a where clause, got {clause.get('property')!r}",
+        )
+    if clause.get("condition") != "BEGINS_WITH":
+        raise ForgeStorageError(
+            "INVALID_FILTER_CONDITION",
+            f"Only the BEGINS_WITH condition is supported, got {clause.get('condition')!r}",
+        )
+    values = clause.get("values")
+    if not isinstance(values, list) or len(values) != 1:
+        raise ForgeStorageError("INVALID_FILTER_VALUES", "BEGINS_WITH takes exactly one value")
+    return validate_key(values[0])
+
+
+def seed_ttl_ms(ttl: Any) -> int | None:
+    """A seeding TTL in seconds (fractions allowed) as milliseconds: positive, at most a year."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
+        raise ForgeStorageError(
+            "BAD_REQUEST", f"ttl must be a positive number of seconds, got {ttl!r}"
+        )
+    if ttl > _limits.TTL_MAX_SECONDS:
+        raise ForgeStorageError(
+            "BAD_REQUEST",
+            f"ttl must be at most 1 year ({_limits.TTL_MAX_SECONDS} seconds), got {ttl}",
+        )
+    return max(1, round(ttl * 1000))

@@ -15,7 +15,7 @@ from typing import Any
 
 from pytest_forge_storage import _limits
 from pytest_forge_storage._errors import ForgeStorageError
-from pytest_forge_storage.engine import Engine, _cursor
+from pytest_forge_storage.engine import Engine, encode_cursor
 
 #: Forge's own list cursors are a tuple-encoded key: ``\x14\x02<key>\x00`` (ref §7).
 _FORGE_CURSOR_HEAD, _FORGE_CURSOR_TAIL = b"\x14\x02", b"\x00"
@@ -32,7 +32,7 @@ def engine_after(after: str | None) -> str | None:
         return after
     if raw.startswith(_FORGE_CURSOR_HEAD) and raw.endswith(_FORGE_CURSOR_TAIL) and len(raw) > 3:
         try:
-            return _cursor.encode(raw[2:-1].decode("utf-8"))
+            return encode_cursor(raw[2:-1].decode("utf-8"))
         except UnicodeDecodeError:
             return after
     return after
@@ -102,7 +102,7 @@ def _list(engine: Engine, args: dict[str, Any]) -> Any:
     page = engine.query(where=where, limit=first, after=engine_after(after))
     items = page["data"]
     return {
-        "edges": [{"cursor": _cursor.encode(item["key"]), "node": item} for item in items],
+        "edges": [{"cursor": encode_cursor(item["key"]), "node": item} for item in items],
         "nodes": items,
         "pageInfo": {"hasNextPage": "cursor" in page, "hasPreviousPage": after is not None},
         "totalCount": len(items),
@@ -125,7 +125,7 @@ _ENTITY_QUERY_ARGS = (
 
 
 def _entity_list(engine: Engine, args: dict[str, Any]) -> Any:
-    from pytest_forge_storage.protocol.openapi import validate_request
+    from .openapi import validate_request
 
     body = {name: args[name] for name in _ENTITY_QUERY_ARGS if name in args}
     validate_request("entity/query", body)

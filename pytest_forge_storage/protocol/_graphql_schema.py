@@ -30,7 +30,6 @@ from graphql import (
 )
 
 from pytest_forge_storage._errors import ForgeStorageError
-from pytest_forge_storage._faults import Fault
 from pytest_forge_storage.engine import Engine
 from pytest_forge_storage.protocol._graphql_fields import (
     MUTATION_FIELDS,
@@ -72,7 +71,7 @@ class Context:
 
     def __init__(
         self, engine: Engine, variables: Mapping[str, Any], *, dry: bool = False,
-        faults: Mapping[tuple[str | int, ...], Fault] | None = None,
+        faults: Mapping[tuple[str | int, ...], ForgeStorageError] | None = None,
     ) -> None:  # fmt: skip
         self.engine = engine
         self.variables = variables
@@ -151,7 +150,7 @@ def _storage_resolver(describe: Describe, run: Run, *, mutation: bool) -> Callab
         try:
             fault = ctx.faults.get(path) if ctx.faults else None
             if fault is not None:
-                raise ForgeStorageError(fault.code, fault.message, fault.status)
+                raise fault
             check_context_ari((given["input"] if mutation else given).get("contextAri"))
             return run(ctx.engine, given)
         except ForgeStorageError as exc:

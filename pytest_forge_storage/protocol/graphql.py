@@ -24,27 +24,23 @@ import contextlib
 import json
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
 import graphql.execution
 from graphql import DocumentNode, GraphQLError, execute_sync
 
-from pytest_forge_storage._calls import MASK, StorageCall
+from pytest_forge_storage import _json
 from pytest_forge_storage._errors import ForgeStorageError
-from pytest_forge_storage._faults import Fault
-from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, TransportFault
+from pytest_forge_storage._http import JSON_HEADERS, HttpRequest, HttpResponse, TransportFault
+from pytest_forge_storage._masking import MASK
 
-from . import _json
+from ._gate import Gate
 from ._graphql_document import document, mentions_storage
 from ._graphql_schema import Context, PendingCall, schema
 
-if TYPE_CHECKING:
-    from pytest_forge_storage.router import Router
-
 __all__ = ["handle"]
 
-JSON_HEADERS = {"content-type": "application/json"}
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 #: HTTP statuses a fault answers for the whole request: the gateway's own errors
@@ -62,35 +58,33 @@ class Envelope(NamedTuple):
     query: str = ""
 
 
-def handle(router: Router, request: HttpRequest) -> RouterResult:
+def handle(request: HttpRequest, gate: Gate) -> HttpResponse | TransportFault | None:
     """Serve a GraphQL request if it is a storage request; ``None`` passes it on."""
     envelope = _envelope(request)
     if envelope is None:
         return None
-    denied = router.unauthorized(request.headers)
+    denied = gate.authorize(request.headers)
     if denied is not None:
         body = error_body(denied.message, denied.code, denied.status)
-        for call in _plan(router, envelope):
-            router.record(_call(call, request, denied.status, body, denied.code))
+        for call in _plan(gate.store, envelope):
+            _record(gate, call, request, denied.status, body, denied.code)
         return HttpResponse(denied.status, body, JSON_HEADERS)
     if envelope.error is not None:
         return envelope.error
-    faults: dict[tuple[str | int, ...], Fault] | None = None
-    if router.faults:
-        faults = {}
-        for call in _plan(router, envelope):
-            fault = router.take_fault(call.operation, call.key, call.entity_name)
-            if fault is None:
-                continue
-            if fault.transport is not None:
-                router.record(_call(call, request, 0, b"", None))
-                return TransportFault(fault.transport)
-            if fault.status in WHOLE_REQUEST_STATUSES or fault.status >= 500:
-                body = error_body(fault.message, fault.code, fault.status)
-                router.record(_call(call, request, fault.status, body, fault.code))
-                return HttpResponse(fault.status, body, JSON_HEADERS)
-            faults[call.path] = fault
-    return _execute(router, request, envelope, faults)
+    faults: dict[tuple[str | int, ...], ForgeStorageError] = {}
+    for call in _plan(gate.store, envelope):
+        stop = gate.check(call.operation, call.key, call.entity_name)
+        if stop is None:
+            continue
+        if isinstance(stop, TransportFault):
+            _record(gate, call, request, 0, b"", None)
+            return stop
+        if stop.status in WHOLE_REQUEST_STATUSES or stop.status >= 500:
+            body = error_body(stop.message, stop.code, stop.status)
+            _record(gate, call, request, stop.status, body, stop.code)
+            return HttpResponse(stop.status, body, JSON_HEADERS)
+        faults[call.path] = stop
+    return _execute(gate, request, envelope, faults)
 
 
 # -- 1. ours or not, and request errors ------------------------------------------------------
@@ -159,11 +153,11 @@ def _refuse(message: str, error_type: str, status: int = 400) -> Envelope:
 
 
 # -- planning and execution ----------------------------------------------------------------
-def _plan(router: Router, envelope: Envelope) -> list[PendingCall]:
+def _plan(store: Any, envelope: Envelope) -> list[PendingCall]:
     """The storage fields the request would run, in order (a dry run: no engine calls)."""
     if envelope.error is not None:
         return []
-    ctx = Context(router.engine, envelope.variables or {}, dry=True)
+    ctx = Context(store, envelope.variables or {}, dry=True)
     result = _run(envelope, ctx)
     return ctx.calls if result is not None else []
 
@@ -188,13 +182,14 @@ def _run(envelope: Envelope, ctx: Context) -> Any:
 
 
 def _execute(
-    router: Router,
+    gate: Gate,
     request: HttpRequest,
     envelope: Envelope,
-    faults: dict[tuple[str | int, ...], Fault] | None,
+    faults: dict[tuple[str | int, ...], ForgeStorageError],
 ) -> HttpResponse:
-    ctx = Context(router.engine, envelope.variables or {}, faults=faults)
-    with router.engine.lock:
+    store = gate.store
+    ctx = Context(store, envelope.variables or {}, faults=faults)
+    with store.lock:  # the fields of one document run atomically
         result = _run(envelope, ctx)
     if result.data is None:  # variables that do not coerce: a request error
         echoed = _echoed(envelope.query, envelope.variables)
@@ -210,11 +205,9 @@ def _execute(
         error = by_path.get(call.path)
         if error is not None:
             code = call.error_code or error["extensions"]["errorType"]
-            router.record(_call(call, request, 200, encode(error), code))
+            _record(gate, call, request, 200, encode(error), code)
         else:
-            router.record(
-                _call(call, request, 200, encode(_at(result.data, call.path)), call.error_code)
-            )
+            _record(gate, call, request, 200, encode(_at(result.data, call.path)), call.error_code)
     return HttpResponse(200, encode(response), JSON_HEADERS)
 
 
@@ -226,25 +219,17 @@ def _at(data: Any, path: tuple[str | int, ...]) -> Any:
     return data
 
 
-def _call(
-    call: PendingCall, request: HttpRequest, status: int, raw: bytes, code: str | None
-) -> StorageCall:
-    return StorageCall(
-        call.operation, "graphql", call.key, call.entity_name, encode(call.request), status,
-        raw, code, request.url,
+def _record(
+    gate: Gate, call: PendingCall, request: HttpRequest, status: int, raw: bytes, code: str | None
+) -> None:
+    gate.record(
+        "graphql", call.operation, call.key, call.entity_name, encode(call.request), status,
+        raw, code,
     )  # fmt: skip
 
 
 # -- rendering ---------------------------------------------------------------------------------
-def _no_value(_value: Any) -> None:
-    return None  # graphql-core's Undefined, for a variable that was not provided
-
-
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_no_value)
-
-
-def encode(data: Any) -> bytes:
-    return _encoder.encode(data).encode()
+encode = _json.dumps
 
 
 def error_body(message: str, error_type: str, status: int) -> bytes:

@@ -42,29 +42,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_forge_storage._errors import ForgeStorageError
+from pytest_forge_storage._operations import OPERATIONS
 
 __all__ = ["OPERATIONS", "documented_statuses", "spec", "validate_request"]
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "spec" / "openapi.json"
-
-#: The 15 REST operations: the path after ``/v1/``.
-OPERATIONS: tuple[str, ...] = (
-    "get",
-    "set",
-    "delete",
-    "query",
-    "secret/get",
-    "secret/set",
-    "secret/delete",
-    "entity/get",
-    "entity/set",
-    "entity/delete",
-    "entity/query",
-    "batch/set",
-    "batch/get",
-    "batch/delete",
-    "transaction",
-)
 
 # Keywords whose violations are deferred to the engine on the fields below.
 _DEFERRED_KEYWORDS = frozenset(

@@ -1,29 +1,36 @@
-"""The REST protocol: 15 paths under ``/forge/storage/kvs/v1/``, routed from a table.
+"""The REST protocol: 15 operations under ``/forge/storage/kvs/v1/``, routed from a table.
 
-Each handler takes the engine and the decoded body, calls the engine and returns
-``(status, body or None)``. Validation against the bundled OpenAPI spec happens first;
-Forge rules that have their own codes are the engine's.
+:func:`handle` serves one request for the operation the router resolved from its path
+(``None`` for an unknown path under the storage prefix: Forge's 403, decision 1):
+
+1. the token (:meth:`Gate.authorize`): 401;
+2. the method (POST only: 405 with ``Allow``), the body (strict JSON), the request schema;
+3. what the gate says before the operation runs (a planned fault): that answer instead;
+4. the operation on the engine, rendered: 200 with a body, or 204.
+
+Every answer is recorded as one call. Forge rules with their own codes are the engine's.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+from pytest_forge_storage import _json
 from pytest_forge_storage._errors import ForgeStorageError
-from pytest_forge_storage.engine import Engine
-from pytest_forge_storage.engine._entity_ops import ItemFault
+from pytest_forge_storage._http import JSON_HEADERS, HttpRequest, HttpResponse, TransportFault
+from pytest_forge_storage._operations import ARRAY_BODIES, KEYLESS
+from pytest_forge_storage.engine import Engine, ItemFault
 
-from . import _json
+from ._gate import Gate
 from .openapi import validate_request
 
 Result = tuple[int, Any]
 Handler = Callable[[Engine, Any, "ItemFault | None"], Result]
 
-PREFIX = "/forge/storage/kvs/v1/"
-#: ``@forge/kvs`` inside the Forge runtime sends ``/api/v1/<op>`` (decision 13).
-SDK_PREFIX = "/api/v1/"
+#: A 405 names the one method storage routes accept (RFC 9110 §15.5.6).
+ALLOW_POST = {**JSON_HEADERS, "allow": "POST"}
 
 
 def _ok(body: Any) -> Result:
@@ -39,12 +46,10 @@ def _get(secret: bool) -> Handler:
 
 def _set(secret: bool) -> Handler:
     def handler(engine: Engine, body: Any, _fault: ItemFault | None) -> Result:
-        if "value" not in body:
-            raise ForgeStorageError("BAD_REQUEST", "Invalid request body: 'value' is required")
         return _ok(
             engine.set(
                 body.get("key"),
-                body["value"],
+                body["value"],  # required by the request schema
                 secret=secret,
                 options=body.get("options"),
                 trusted=True,
@@ -78,13 +83,11 @@ def _entity_get(engine: Engine, body: Any, _fault: ItemFault | None) -> Result:
 
 
 def _entity_set(engine: Engine, body: Any, _fault: ItemFault | None) -> Result:
-    if "value" not in body:
-        raise ForgeStorageError("BAD_REQUEST", "Invalid request body: 'value' is required")
     return _ok(
         engine.entity_set(
             body.get("entityName"),
             body.get("key"),
-            body["value"],
+            body["value"],  # required by the request schema
             options=body.get("options"),
             trusted=True,
         )
@@ -117,7 +120,7 @@ def _transaction(engine: Engine, body: Any, _fault: ItemFault | None) -> Result:
     return 204, None
 
 
-#: operation name (the path after ``v1/``) → handler.
+#: operation name (the path after ``v1/``) → handler; its keys are ``_operations.OPERATIONS``.
 ROUTES: dict[str, Handler] = {
     "get": _get(secret=False),
     "set": _set(secret=False),
@@ -136,12 +139,55 @@ ROUTES: dict[str, Handler] = {
     "transaction": _transaction,
 }
 
-#: Operations whose body is a top-level array.
-ARRAY_BODIES = frozenset({"batch/set", "batch/get", "batch/delete"})
-#: Operations whose recorded call names no single key.
-KEYLESS = frozenset(
-    {"query", "entity/query", "batch/set", "batch/get", "batch/delete", "transaction"}
-)
+
+def handle(
+    request: HttpRequest, operation: str | None, gate: Gate
+) -> HttpResponse | TransportFault:
+    """Serve one REST request for ``operation`` (``None``: an unknown storage path)."""
+    if operation not in ROUTES:
+        operation = None
+    denied = gate.authorize(request.headers)
+    if denied is not None:
+        key, entity_name = _describe_quietly(operation, request.body)
+        return _answer_error(gate, request, operation, key, entity_name, denied)
+    if operation is None:
+        forbidden = ForgeStorageError(
+            "FORBIDDEN", f"Forbidden: {urlsplit(request.url).path} is not a Forge storage route"
+        )
+        return _answer_error(gate, request, None, None, None, forbidden)
+    key = entity_name = None
+    try:
+        if request.method.upper() != "POST":
+            raise ForgeStorageError(
+                "METHOD_NOT_ALLOWED", f"{request.method} is not allowed; use POST", 405
+            )
+        body = parse_body(request.body)
+        key, entity_name = describe(operation, body)
+        stop = gate.check(operation, key, entity_name)
+        if isinstance(stop, TransportFault):
+            gate.record("rest", operation, key, entity_name, request.body, 0, b"", None)
+            return stop
+        if stop is not None:
+            raise stop
+        status, payload = execute(gate.store, operation, body, gate.item_fault(operation))
+    except ForgeStorageError as exc:
+        return _answer_error(gate, request, operation, key, entity_name, exc)
+    raw = b"" if payload is None else _json.dumps(payload)
+    gate.record("rest", operation, key, entity_name, request.body, status, raw, None)
+    return HttpResponse(status, raw, JSON_HEADERS if raw else {})
+
+
+def _answer_error(
+    gate: Gate,
+    request: HttpRequest,
+    operation: str | None,
+    key: str | None,
+    entity_name: str | None,
+    error: ForgeStorageError,
+) -> HttpResponse:
+    raw = _json.dumps(error.to_rest())
+    gate.record("rest", operation, key, entity_name, request.body, error.status, raw, error.code)
+    return HttpResponse(error.status, raw, ALLOW_POST if error.status == 405 else JSON_HEADERS)
 
 
 def parse_body(raw: bytes) -> Any:
@@ -163,6 +209,16 @@ def describe(operation: str, body: Any) -> tuple[str | None, str | None]:
     )
 
 
+def _describe_quietly(operation: str | None, raw: bytes) -> tuple[str | None, str | None]:
+    """Key and entity of a request refused anyway, so that its call is findable by key."""
+    if operation is None:
+        return None, None
+    try:
+        return describe(operation, parse_body(raw))
+    except ForgeStorageError:
+        return None, None
+
+
 def execute(engine: Engine, operation: str, body: Any, item_fault: ItemFault | None) -> Result:
     """Validate ``body`` against the spec and run ``operation``; may raise ForgeStorageError."""
     validate_request(operation, body)
@@ -171,11 +227,4 @@ def execute(engine: Engine, operation: str, body: Any, item_fault: ItemFault | N
             raise ForgeStorageError("BAD_REQUEST", "Invalid request body: expected an array")
     elif not isinstance(body, dict):
         raise ForgeStorageError("BAD_REQUEST", "Invalid request body: expected an object")
-    with engine.lock:
-        return ROUTES[operation](engine, body, item_fault)
-
-
-def render(status: int, body: Any) -> bytes:
-    if body is None:
-        return b""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return ROUTES[operation](engine, body, item_fault)

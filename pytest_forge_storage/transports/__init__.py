@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult
+from pytest_forge_storage._operations import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from pytest_forge_storage.transports._responses import RequestsInterceptor
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BASE_URL", "Handler", "Interception", "base_url_pattern", "response_headers"]
 
-#: Where Forge storage lives; extra base URLs come from the ``forge_storage_base_urls`` ini option.
-DEFAULT_BASE_URL = "https://api.atlassian.com"
 
 Handler = Callable[[HttpRequest], RouterResult]
 

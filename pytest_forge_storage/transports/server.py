@@ -23,8 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pytest_forge_storage._calls import encode_json
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, TransportFault
+from pytest_forge_storage._json import dumps as encode_json
+from pytest_forge_storage._operations import REST_V1, SDK_V1
 
 if TYPE_CHECKING:
     import os
@@ -40,8 +41,6 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 TIMEOUT_DELAY = 5.0
 #: Idle keep-alive connections are closed after this many seconds.
 IDLE_TIMEOUT = 120.0
-SDK_PREFIX = "/api/v1/"
-REST_PREFIX = "/forge/storage/kvs/v1/"
 LOGGER = logging.getLogger("pytest_forge_storage.server")
 
 Log = Callable[[str], None]
@@ -84,15 +83,15 @@ class ForgeStorageServer:
             if storage is None:
                 from pytest_forge_storage.storage import ForgeStorage
 
-                storage = ForgeStorage(base_urls=[self.url], sdk_paths=True, manifest=manifest)
+                storage = ForgeStorage(base_urls=[self.url], manifest=manifest)
             elif manifest is not None:
                 storage.load_manifest(manifest)
         except BaseException:
             self._httpd.server_close()
             raise
         self.storage: ForgeStorage = storage
-        # A storage created elsewhere may not know this URL (the port was free until now):
-        # present requests to it under its own first base URL instead.
+        # Requests are recorded under this URL: the server's own when the storage lists it,
+        # else the storage's first base URL (a storage created elsewhere cannot know the port).
         self._origin = self.url if self.url in storage.base_urls else storage.base_urls[0]
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -166,13 +165,11 @@ class ForgeStorageServer:
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> RouterResult:
         """Hand one request to the storage: an HttpResponse, a TransportFault or ``None``."""
-        request = HttpRequest(method, self._origin + path, headers, body)
-        result = self.storage.handle(request)
-        if result is None and urlsplit(path).path.startswith(SDK_PREFIX):
-            # A storage created without sdk_paths=True: serve the SDK alias anyway (decision 13).
-            aliased = REST_PREFIX + path[len(SDK_PREFIX) :]
-            result = self.storage.handle(HttpRequest(method, self._origin + aliased, headers, body))
-        return result
+        if self._origin != self.url and path.startswith(SDK_V1):
+            # Presented under the storage's base URL, as if sent to Forge: the public path.
+            path = REST_V1 + path[len(SDK_V1) :]
+        request = HttpRequest(method, self._origin + path, headers, body, local=True)
+        return self.storage.handle(request)
 
     def log(self, line: str) -> None:
         self._log(line)

@@ -34,8 +34,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from pytest_forge_storage import ForgeStorage, ForgeStorageError
 from pytest_forge_storage._http import HttpRequest, HttpResponse
-from pytest_forge_storage._snapshot import restore, snapshot
 from pytest_forge_storage.engine import Engine
+from pytest_forge_storage.engine._snapshot import restore, snapshot
 
 # -- the world -------------------------------------------------------------------------
 ENTITY = "item"

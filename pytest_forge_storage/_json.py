@@ -1,4 +1,9 @@
-"""Request bodies decoded as strict JSON (RFC 8259), the same way for REST and GraphQL.
+"""JSON on the wire: request bodies decoded strictly (RFC 8259), answers encoded compactly.
+
+:func:`dumps` is the one encoder of every body the fake writes (REST, GraphQL, server mode,
+recorded calls): compact separators, UTF-8, non-ASCII kept as is (as Forge answers).
+
+:func:`loads` decodes request bodies the same way for REST and GraphQL.
 
 What ``json.loads`` would let through, and what the fake answers instead:
 
@@ -23,7 +28,7 @@ from typing import Any
 
 from pytest_forge_storage._errors import ForgeStorageError
 
-__all__ = ["loads"]
+__all__ = ["dumps", "loads"]
 
 _BOM = "\ufeff"
 
@@ -80,3 +85,19 @@ def _reject_lone_surrogates(data: Any) -> None:
                     "The request body is not valid JSON: a string contains a lone surrogate "
                     "escape (\\ud800-\\udfff without its pair), which is not Unicode",
                 ) from None
+
+
+def _undefined_as_null(value: Any) -> None:
+    # graphql-core's ``Undefined`` (a variable that was not provided) is the only non-JSON
+    # value that reaches an answer; anything else is a bug in the fake.
+    if type(value).__name__ == "UndefinedType":
+        return None
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_undefined_as_null)
+
+
+def dumps(data: Any) -> bytes:
+    """``data`` as compact UTF-8 JSON bytes."""
+    return _encoder.encode(data).encode("utf-8")

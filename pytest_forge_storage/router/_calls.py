@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-MASK = "********"
-SECRET_OPERATIONS = frozenset({"secret/get", "secret/set", "secret/delete"})
+from pytest_forge_storage._masking import mask_secret_response, mask_values
+from pytest_forge_storage._operations import SECRET_OPERATIONS
 
 
 class StorageCall:
@@ -34,7 +35,7 @@ class StorageCall:
 
     def __init__(
         self,
-        operation: str,
+        operation: str | None,
         api: Literal["rest", "graphql"],
         key: str | None,
         entity_name: str | None,
@@ -82,7 +83,7 @@ class StorageCall:
 
     def summary(self) -> str:
         """One line: ``rest set key='k' -> 204`` (no values, so nothing secret)."""
-        parts = [self.api, self.operation]
+        parts = [self.api, self.operation or f"(unknown path {urlsplit(self.url).path})"]
         if self.entity_name is not None:
             parts.append(f"entity={self.entity_name!r}")
         if self.key is not None:
@@ -120,45 +121,6 @@ def _decode(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
-def mask_values(data: Any) -> Any:
-    """Replace every ``value`` member (at any depth) with a mask."""
-    if isinstance(data, dict):
-        return {k: MASK if k == "value" else mask_values(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [mask_values(v) for v in data]
-    return data
-
-
-#: Members of a secret call's response that never hold the secret. Everything else is masked,
-#: as a GraphQL alias can put the value under any name (``{ v: value }``, even ``{ key: value }``,
-#: which is why ``key`` is kept only when it is the call's key).
-_SAFE_MEMBERS = frozenset(
-    {
-        "key", "success", "errors", "message", "locations", "line", "column", "path",
-        "extensions", "errorType", "statusCode", "code", "createdAt", "updatedAt", "expireTime",
-        "__typename",
-    }
-)  # fmt: skip
-
-
-def mask_secret_response(data: Any, key: str | None, name: str | None = None) -> Any:
-    """A secret call's response with every scalar masked, except structure that is never it."""
-    if isinstance(data, dict):
-        return {
-            member: MASK if member == "value" else mask_secret_response(child, key, member)
-            for member, child in data.items()
-        }
-    if isinstance(data, list):
-        return [mask_secret_response(child, key, name) for child in data]
-    if data is None or (name in _SAFE_MEMBERS and (name != "key" or data == key)):
-        return data
-    return MASK
-
-
 def describe_calls(calls: Iterable[StorageCall]) -> str:
     lines = [f"  {i}. {call.summary()}" for i, call in enumerate(calls, 1)]
     return "\n".join(lines) if lines else "  (no storage calls were recorded)"
-
-
-def encode_json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

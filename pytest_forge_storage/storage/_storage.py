@@ -9,16 +9,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from ._calls import StorageCall, describe_calls
-from ._errors import ForgeStorageError
-from ._faults import make_fault
-from ._http import HttpRequest, RouterResult
-from ._views import EntityView, KvsView
-from .engine import Engine
-from .router import Router
+from pytest_forge_storage._errors import ForgeStorageError
+from pytest_forge_storage._http import HttpRequest, RouterResult
+from pytest_forge_storage._operations import DEFAULT_BASE_URL, check_operation
+from pytest_forge_storage.engine import Engine
+from pytest_forge_storage.router import Router, StorageCall, describe_calls, make_fault
 
-DEFAULT_BASE_URL = "https://api.atlassian.com"
-DATA_SECTIONS = ("kvs", "secrets", "entities")
+from ._views import EntityView, KvsView
 
 
 class ForgeStorage:
@@ -33,12 +30,13 @@ class ForgeStorage:
         *,
         manifest: str | os.PathLike[str] | None = None,
         base_urls: Iterable[str] = (),
-        sdk_paths: bool = False,
     ) -> None:
+        if isinstance(base_urls, str):
+            raise TypeError(f"base_urls takes a list of URLs, not a string: [{base_urls!r}]")
         self._engine = Engine()
         urls = [DEFAULT_BASE_URL, *base_urls]
         self.base_urls: tuple[str, ...] = tuple(dict.fromkeys(u.rstrip("/") for u in urls))
-        self._router = Router(self._engine, self.base_urls, sdk_paths=sdk_paths)
+        self._router = Router(self._engine, self.base_urls)
         self.kvs = KvsView(self._engine, secret=False)
         self.secrets = KvsView(self._engine, secret=True)
         self._interception: Any = None
@@ -47,13 +45,13 @@ class ForgeStorage:
 
     # -- serving -------------------------------------------------------------------
     def handle(self, request: HttpRequest) -> RouterResult:
-        """Serve one HTTP request (what every transport calls)."""
+        """Serve one HTTP request (what every door calls); ``None`` when it is not storage."""
         return self._router.handle(request)
 
     def start(self) -> ForgeStorage:
         """Start intercepting ``requests`` and ``httpx`` calls to the base URLs."""
         if self._interception is None:
-            from .transports import Interception
+            from pytest_forge_storage.transports import Interception
 
             interception = Interception(self._router.handle, self.base_urls)
             interception.start()
@@ -127,11 +125,10 @@ class ForgeStorage:
             raise ValueError("A value is either a secret or an entity record, not both")
         seconds = _ttl_seconds(ttl)
         value = copy.deepcopy(value)
-        with self._engine.lock:
-            if entity is not None:
-                self._engine.entity_put(entity, key, value, ttl=seconds)
-            else:
-                self._engine.namespace(secret).put(key, value, ttl=seconds)
+        if entity is not None:
+            self._engine.entity_put(entity, key, value, ttl=seconds)
+        else:
+            self._engine.put(key, value, secret=secret, ttl=seconds)
 
     def load_manifest(self, path: str | os.PathLike[str]) -> list[str]:
         """Declare the custom entities of a Forge ``manifest.yml``; returns their names."""
@@ -154,24 +151,15 @@ class ForgeStorage:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything stored, in the ``data`` shape plus a ``metadata`` section."""
-        from ._snapshot import snapshot
-
-        with self._engine.lock:
-            return snapshot(self._engine)
+        return self._engine.snapshot()
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Replace the stored data with a :meth:`snapshot` (or any ``data`` dict)."""
-        from ._snapshot import restore
-
-        with self._engine.lock:
-            restore(self._engine, snapshot)
+        self._engine.restore(snapshot)
 
     def load_data(self, data: Mapping[str, Any]) -> None:
         """Add data in the marker's ``data`` shape to what is stored."""
-        from ._snapshot import restore
-
-        with self._engine.lock:
-            restore(self._engine, data, replace=False)
+        self._engine.restore(data, replace=False)
 
     def dump(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`snapshot` to a JSON file."""
@@ -204,7 +192,7 @@ class ForgeStorage:
         entity_name: str | None = None,
         api: Literal["rest", "graphql"] | None = None,
     ) -> list[StorageCall]:
-        _check_operation(operation)
+        check_operation(operation)
         return [
             call
             for call in list(self._router.calls)
@@ -313,31 +301,17 @@ class ForgeStorage:
 
 
 def _ttl_seconds(ttl: timedelta | float | None) -> float | None:
+    """Seconds from a ``timedelta`` or a number; the engine checks the range."""
     if ttl is None:
         return None
     seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"ttl must be a datetime.timedelta or a number of seconds, not {ttl!r}")
-    from ._limits import TTL_MAX_SECONDS
-
-    if not 0 < seconds <= TTL_MAX_SECONDS:
-        raise ForgeStorageError(
-            "BAD_REQUEST", f"ttl must be more than 0 and at most 1 year ({TTL_MAX_SECONDS} s)"
-        )
     return float(seconds)
 
 
 def _count(calls: list[StorageCall]) -> str:
     return "1 was" if len(calls) == 1 else f"{len(calls)} were"
-
-
-def _check_operation(operation: str | None) -> None:
-    from ._faults import OPERATIONS
-
-    if operation is not None and operation not in OPERATIONS:
-        raise ValueError(
-            f"Unknown storage operation {operation!r}; use one of: {', '.join(OPERATIONS)}"
-        )
 
 
 def _describe_filter(operation: str | None, key: str | None, entity_name: str | None) -> str:

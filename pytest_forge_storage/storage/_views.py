@@ -6,10 +6,10 @@ import copy
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ForgeStorageError
+from pytest_forge_storage._errors import ForgeStorageError
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from pytest_forge_storage.engine import Engine
 
 #: Codes that mean "no such record" to a mapping lookup.
 _MISSING = frozenset({"KEY_NOT_FOUND", "EMPTY_KEY", "KEY_TOO_LONG", "INVALID_KEY"})
@@ -27,37 +27,28 @@ class KvsView(MutableMapping[str, Any]):
         self._secret = secret
 
     def __getitem__(self, key: str) -> Any:
-        with self._engine.lock:
-            item = self._engine.namespace(self._secret).live(key) if isinstance(key, str) else None
-            if item is None:
-                raise KeyError(key)
-            return copy.deepcopy(item.value)
+        item = self._engine.lookup(key, secret=self._secret)
+        if item is None:
+            raise KeyError(key)
+        return copy.deepcopy(item.value)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        with self._engine.lock:
-            self._engine.namespace(self._secret).put(key, copy.deepcopy(value))
+        self._engine.put(key, copy.deepcopy(value), secret=self._secret)
 
     def __delitem__(self, key: str) -> None:
-        with self._engine.lock:
-            try:
-                self._engine.namespace(self._secret).remove(key)
-            except ForgeStorageError:
-                raise KeyError(key) from None
+        try:
+            self._engine.remove(key, secret=self._secret)
+        except ForgeStorageError:
+            raise KeyError(key) from None
 
     def __iter__(self) -> Iterator[str]:
-        with self._engine.lock:
-            keys = [key for key, _ in self._engine.namespace(self._secret).items()]
-        return iter(keys)
+        return iter(self._engine.keys(secret=self._secret))
 
     def __len__(self) -> int:
-        with self._engine.lock:
-            return len(self._engine.namespace(self._secret))
+        return self._engine.count(secret=self._secret)
 
     def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        with self._engine.lock:
-            return self._engine.namespace(self._secret).live(key) is not None
+        return self._engine.lookup(key, secret=self._secret) is not None
 
     def __repr__(self) -> str:
         name = "secrets" if self._secret else "kvs"
@@ -93,13 +84,10 @@ class EntityView(MutableMapping[str, dict[str, Any]]):
             raise
 
     def __iter__(self) -> Iterator[str]:
-        with self._engine.lock:
-            keys = [key for key, _ in self._engine.entity_items(self.name)]
-        return iter(keys)
+        return iter([key for key, _ in self._engine.entity_items(self.name)])
 
     def __len__(self) -> int:
-        with self._engine.lock:
-            return sum(1 for _ in self._engine.entity_items(self.name))
+        return sum(1 for _ in self._engine.entity_items(self.name))
 
     def __repr__(self) -> str:
         return f"<ForgeStorage.entity({self.name!r}) {dict(self.items())!r}>"

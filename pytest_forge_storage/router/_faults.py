@@ -6,25 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._codes import message_for
-
-OPERATIONS = (
-    "get", "set", "delete", "query",
-    "secret/get", "secret/set", "secret/delete",
-    "entity/get", "entity/set", "entity/delete", "entity/query",
-    "batch/get", "batch/set", "batch/delete", "transaction",
-)  # fmt: skip
-BATCH_OPERATIONS = frozenset({"batch/get", "batch/set", "batch/delete"})
-
-#: Default status for a fault's code (design §2.2); anything else is 400.
-FAULT_STATUS = {
-    "RATE_LIMIT_EXCEEDED": 429,
-    "TOO_MANY_REQUESTS": 429,
-    "INTERNAL_SERVER_ERROR": 500,
-    "UNAUTHORIZED": 401,
-    "KEY_NOT_FOUND": 404,
-    "KEY_CONFLICT": 409,
-}
+from pytest_forge_storage._codes import message_for, status_for
+from pytest_forge_storage._operations import BATCH_OPERATIONS, check_operation
 
 
 @dataclass
@@ -116,11 +99,7 @@ def make_fault(
     transport: Literal["connection", "timeout"] | None = None,
 ) -> Fault:
     """Check the arguments of ``fail()``/``fail_transport()`` and build the fault."""
-    if operation is not None and operation not in OPERATIONS:
-        raise ValueError(
-            f"Unknown storage operation {operation!r}; use one of: {', '.join(OPERATIONS)} "
-            "(or None for every operation)"
-        )
+    check_operation(operation)
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
         raise ValueError(f"times must be a positive integer or None (every call), not {times!r}")
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
@@ -138,7 +117,7 @@ def make_fault(
     return Fault(
         operation=operation,
         code=code,
-        status=status if status is not None else FAULT_STATUS.get(code, 400),
+        status=status if status is not None else status_for(code),
         message=message if message is not None else message_for(code),
         times=times,
         after=after,

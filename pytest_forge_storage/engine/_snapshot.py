@@ -9,13 +9,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._clock import iso_ms, now_ms
-from ._errors import ForgeStorageError
-from .engine import Engine
-from .engine._items import Item
-from .engine._validation import validate_entity_name, validate_key
+from pytest_forge_storage._clock import iso_ms, now_ms
+from pytest_forge_storage._errors import ForgeStorageError
+
+from ._items import Item
+from ._validation import validate_entity_name, validate_key
+
+if TYPE_CHECKING:
+    from ._engine import Engine
 
 SECTIONS = ("kvs", "secrets", "entities", "metadata")
 

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .storage import ForgeStorage
+from ._storage import ForgeStorage
 
 
 @contextlib.contextmanager
