@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BlockedRequestError",
     "ForgeStorage",
     "ForgeStorageError",
     "StorageCall",
@@ -12,7 +13,7 @@ __all__ = [
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ForgeStorageError
+from ._errors import BlockedRequestError, ForgeStorageError
 from .router._calls import StorageCall
 
 __version__ = "0.1.0"

@@ -40,3 +40,12 @@ def _bounded(message: str) -> str:
         return message
     elided = len(message) - 900
     return f"{message[:600]}...({elided} characters elided)...{message[-300:]}"
+
+
+class BlockedRequestError(Exception):
+    """A request for a Forge origin that the fake does not serve and no mock answered.
+
+    Raised in the client while the fake is active, instead of letting the request (and its
+    token) reach the network; the message names the URL and says what to do. Not an
+    ``OSError``, so that no client retries it or turns it into a connection error.
+    """

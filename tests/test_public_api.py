@@ -12,6 +12,7 @@ PACKAGE = Path(pytest_forge_storage.__file__).parent
 
 def test_public_names() -> None:
     assert pytest_forge_storage.__all__ == [
+        "BlockedRequestError",
         "ForgeStorage",
         "ForgeStorageError",
         "StorageCall",

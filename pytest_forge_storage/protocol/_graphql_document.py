@@ -54,6 +54,12 @@ _MENTION = re.compile(r"\bappStor(?:age|ed)[A-Za-z]*")
 CACHE_SIZE = 256
 
 
+def is_storage_field(name: str) -> bool:
+    """A storage root field, or an unknown one named like one (``appStor...``): ours, so
+    that a misspelt storage field is a validation error, never sent on (design §2.5)."""
+    return name in STORAGE_ROOT_FIELDS or name.startswith("appStor")
+
+
 def mentions_storage(text: str) -> bool:
     """Whether ``text`` names a storage root field (for bodies that do not parse)."""
     return _MENTION.search(text) is not None
@@ -112,7 +118,7 @@ class Document:
 
     def _select(self, operation_name: str | None) -> Selection:
         roots = {name: self._root_names(op.selection_set) for name, op in self.operations.items()}
-        ours = {name for name, names in roots.items() if names & STORAGE_ROOT_FIELDS}
+        ours = {name for name, names in roots.items() if any(map(is_storage_field, names))}
         if not ours:
             if not self.operations and mentions_storage(self.source):
                 return Selection(True, "The document has fragments but no operation to run.")
@@ -128,9 +134,9 @@ class Document:
         if operation_name not in ours:
             return _NOT_OURS
         names = roots[operation_name]
-        others = sorted(n for n in names - STORAGE_ROOT_FIELDS if not n.startswith("__"))
+        others = sorted(n for n in names if not is_storage_field(n) and not n.startswith("__"))
         if others:
-            storage = sorted(names & STORAGE_ROOT_FIELDS)
+            storage = sorted(n for n in names if is_storage_field(n))
             return Selection(
                 True,
                 f"This operation mixes Forge storage root fields ({', '.join(storage)}) with "

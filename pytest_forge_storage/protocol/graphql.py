@@ -97,11 +97,11 @@ def _envelope(request: HttpRequest) -> Envelope | None:
             f"{request.method} is not allowed for GraphQL storage operations; use POST",
             "METHOD_NOT_ALLOWED", 405,
         )  # fmt: skip
+    # A body that is not a GraphQL request at all is the fake's to refuse (design §2.5): on a
+    # Forge origin it must never go out, and no user mock could want it.
     try:
         payload = _json.loads(body)
     except ForgeStorageError as exc:
-        if not mentions_storage(body.decode("utf-8", "replace")):
-            return None
         return _refuse(exc.message, exc.code)
     if isinstance(payload, list):
         if not mentions_storage(body.decode("utf-8", "replace")):
@@ -113,8 +113,6 @@ def _envelope(request: HttpRequest) -> Envelope | None:
         )
     query = payload.get("query") if isinstance(payload, dict) else None
     if not isinstance(query, str):
-        if not mentions_storage(body.decode("utf-8", "replace")):
-            return None
         return _refuse(
             'The request body must be a JSON object {"query": <string>, "variables": '
             '<object>, "operationName": <string>}',
@@ -123,13 +121,9 @@ def _envelope(request: HttpRequest) -> Envelope | None:
     assert isinstance(payload, dict)
     doc = document(query)
     if doc.syntax_error is not None:
-        if not mentions_storage(query):
-            return None
         return Envelope(graphql_errors(400, [doc.syntax_error], PARSE_FAILED))
     operation_name = payload.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
-        if not mentions_storage(query):
-            return None
         return _refuse("operationName must be a string or null", VALIDATION_FAILED)
     selection = doc.select(operation_name)
     if not selection.storage:

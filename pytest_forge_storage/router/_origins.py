@@ -92,11 +92,20 @@ class Origins:
             sorted(set(bases), key=lambda base: len(base[1]), reverse=True)
         )
         self.addresses: frozenset[Address] = frozenset(address for address, _ in bases)
+        self._ports: dict[str, frozenset[int]] = {}
+        for _, host, port in self.addresses:
+            self._ports[host] = self._ports.get(host, frozenset()) | {port}
 
     def claims(self, url: str) -> bool:
         """Whether ``url`` is on a Forge origin (served, or refused, but never let out)."""
         split = split_url(url)
         return split is not None and split[0] in self.addresses
+
+    def claims_address(self, host: str, port: int | None) -> bool:
+        """Whether a connection to ``host``:``port`` (any port for ``None``) is to a Forge
+        origin; ``host`` as a resolver gets it (any case, maybe a trailing dot)."""
+        ports = self._ports.get(host.lower().rstrip("."))
+        return ports is not None and (port is None or port in ports)
 
     def route(self, url: str) -> Route | None:
         """The route of an in-process request to ``url``; ``None`` when not storage."""

@@ -37,6 +37,9 @@ class ForgeStorage:
         urls = [DEFAULT_BASE_URL, *base_urls]
         self.base_urls: tuple[str, ...] = tuple(dict.fromkeys(u.rstrip("/") for u in urls))
         self._router = Router(self._engine, self.base_urls)
+        #: Let the Forge-origin requests that the fake does not serve (and no mock of yours
+        #: answers) reach the network; storage is still served. Read at :meth:`start`.
+        self.passthrough = False
         self.kvs = KvsView(self._engine, secret=False)
         self.secrets = KvsView(self._engine, secret=True)
         self._interception: Any = None
@@ -49,11 +52,13 @@ class ForgeStorage:
         return self._router.handle(request)
 
     def start(self) -> ForgeStorage:
-        """Start intercepting ``requests`` and ``httpx`` calls to the base URLs."""
+        """Start serving Forge requests made in this process (requests, httpx, aiohttp)."""
         if self._interception is None:
             from pytest_forge_storage.transports import Interception
 
-            interception = Interception(self._router.handle, self.base_urls)
+            interception = Interception(
+                self._router.handle, self._router.origins, passthrough=self.passthrough
+            )
             interception.start()
             self._interception = interception
         return self
@@ -65,20 +70,20 @@ class ForgeStorage:
             interception.stop()
 
     def add_to_responses(self, mock: Any) -> None:
-        """Serve Forge storage calls from a ``responses.RequestsMock`` started after the fake.
+        """Kept for 0.1 suites; not needed any more, and does nothing.
 
-        A ``with responses.RequestsMock() as rsps:`` block opened inside a test that uses the
-        fake replaces requests' transport and refuses every URL it does not know, Forge's
-        included; ``forge_storage.add_to_responses(rsps)`` makes it hand Forge storage
-        requests to the fake. (``@responses.activate`` and ``responses.start()`` need nothing:
-        the fake's routes are already on responses' default mock.)
+        The fake now sees Forge requests before any ``responses`` mock, whenever that mock
+        was started, so a ``responses.RequestsMock()`` block needs nothing to coexist.
         """
+        import responses
+
         if self._interception is None:
             raise RuntimeError(
                 "add_to_responses() works while the fake is active: call it inside the test "
                 "(or after storage.start())"
             )
-        self._interception.add_to_responses(mock)
+        if not isinstance(mock, responses.RequestsMock):
+            raise TypeError(f"add_to_responses() takes a responses.RequestsMock, not {mock!r}")
 
     @property
     def active(self) -> bool:

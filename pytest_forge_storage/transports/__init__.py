@@ -1,77 +1,38 @@
-"""Thin adapters routing Forge storage requests made with ``requests`` and ``httpx`` to the router.
+"""The in-process doors: ``requests``, ``httpx`` (sync and async) and the network guard.
 
-Each adapter normalises what its client sent into an
-:class:`~pytest_forge_storage._http.HttpRequest`, calls the handler (``Router.handle``) and turns
-the answer into its client's response, transport error or pass-through. No storage logic here.
+While a fake is active, each client's one well-known seam is wrapped (see each module):
 
-* :mod:`._responses` — ``requests``, through the public API of ``responses``;
-* :mod:`._respx` — ``httpx.Client`` and ``httpx.AsyncClient``, through the public API of ``respx``.
+* :mod:`._requests` — ``requests.Session.get_adapter``;
+* :mod:`._httpx` — ``httpx.Client._transport_for_url`` and ``httpx.AsyncClient``'s;
+* :mod:`._guard` — ``socket.getaddrinfo``, for Forge origins only.
 
-Every request whose URL is under one of the *base URLs* is handed to the handler, which decides
-whether it is a Forge storage request; ``None`` lets it through untouched.
+A request to a Forge origin (the router's :meth:`~pytest_forge_storage.router.Origins.claims`
+decides) is offered to the active fakes first, newest first; an answer is served, a
+transport fault raised where the client's own retry machinery sees it, and ``None`` sends
+the request on, untouched, to whatever the client would have used: the user's own mock,
+or the network, where the guard refuses it unless the fake allows passthrough. Other URLs
+never meet the fake.
 
-The interception libraries and the clients are imported when an interceptor starts, never when this
-package is imported: importing the plugin must stay cheap.
+The clients are imported when the first fake starts, never when this package is imported:
+importing the plugin stays cheap. Patches are installed once for all active fakes and
+removed when the last one stops.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult
-from pytest_forge_storage._operations import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
-    from pytest_forge_storage.transports._responses import RequestsInterceptor
-    from pytest_forge_storage.transports._respx import HttpxInterceptor
+    from pytest_forge_storage.router import Origins
 
-__all__ = ["DEFAULT_BASE_URL", "Handler", "Interception", "base_url_pattern", "response_headers"]
-
+__all__ = ["Handler", "Interception", "active", "response_headers"]
 
 Handler = Callable[[HttpRequest], RouterResult]
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def base_url_pattern(base_urls: Sequence[str]) -> re.Pattern[str]:
-    """One anchored regex matching any URL under any of ``base_urls``.
-
-    ``https://api.atlassian.com`` matches ``https://api.atlassian.com``, ``.../graphql`` and
-    ``...:443/graphql``, never ``https://api.atlassian.com.evil.test/``. A single pattern (rather
-    than one per base URL) keeps overlapping base URLs from matching one request twice.
-    """
-    if isinstance(base_urls, str):
-        raise TypeError(f"base_urls takes a sequence of URLs, not a string: write [{base_urls!r}]")
-    alternatives = sorted({_base_url_regex(url) for url in base_urls}, key=len, reverse=True)
-    if not alternatives:
-        raise ValueError(f"at least one base URL is needed, e.g. [{DEFAULT_BASE_URL!r}]")
-    return re.compile(rf"\A(?:{'|'.join(alternatives)})(?:[/?#]|\Z)")
-
-
-def _base_url_regex(url: str) -> str:
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError as error:
-        raise ValueError(f"invalid base URL {url!r}: {error}") from None
-    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.query or parts.fragment:
-        raise ValueError(
-            f"invalid base URL {url!r}: write a scheme and host with an optional port and path, "
-            "e.g. 'http://localhost:9999'"
-        )
-    host = parts.hostname  # lower-cased, like requests and httpx send it
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    default_port = _DEFAULT_PORTS[scheme]
-    # Clients may or may not spell a default port out (requests keeps it, httpx drops it).
-    optional = port is None or port == default_port
-    port_regex = f"(?::{default_port})?" if optional else f":{port}"
-    return f"{re.escape(f'{scheme}://{host}')}{port_regex}{re.escape(parts.path.rstrip('/'))}"
 
 
 def response_headers(response: HttpResponse) -> dict[str, str]:
@@ -83,63 +44,27 @@ def response_headers(response: HttpResponse) -> dict[str, str]:
 
 
 class Interception:
-    """Serve Forge storage requests made with ``requests`` and ``httpx`` from ``handler``.
+    """Serve Forge requests made in this process from ``handler`` while started.
 
-    ``base_urls`` is the full list of intercepted base URLs (the default plus configured extras).
-    ``responses_default_mock`` adds the Forge routes to ``responses.mock`` too (see
-    :mod:`._responses`). ``start()`` and ``stop()`` are idempotent; also a context manager.
+    ``origins`` says which URLs are Forge's; ``passthrough`` lets the Forge-origin requests
+    that ``handler`` does not serve (and no user mock answers) reach the network.
+    ``start()`` and ``stop()`` are idempotent; also a context manager.
     """
 
-    def __init__(
-        self,
-        handler: Handler,
-        base_urls: Sequence[str] = (DEFAULT_BASE_URL,),
-        *,
-        responses_default_mock: bool = True,
-    ) -> None:
-        base_url_pattern(base_urls)  # validate eagerly, where the caller can see the mistake
-        self._handler = handler
-        self._base_urls = tuple(base_urls)
-        self._responses_default_mock = responses_default_mock
-        self._interceptors: list[RequestsInterceptor | HttpxInterceptor] = []
+    def __init__(self, handler: Handler, origins: Origins, *, passthrough: bool = False) -> None:
+        self.handler = handler
+        self.origins = origins
+        self.passthrough = passthrough
 
     @property
     def active(self) -> bool:
-        return bool(self._interceptors)
+        return self in _ACTIVE.entries
 
     def start(self) -> None:
-        if self._interceptors:
-            return
-        from pytest_forge_storage.transports._responses import RequestsInterceptor
-        from pytest_forge_storage.transports._respx import HttpxInterceptor
-
-        interceptors = (
-            RequestsInterceptor(
-                self._handler,
-                self._base_urls,
-                default_mock=self._responses_default_mock,
-            ),
-            HttpxInterceptor(self._handler, self._base_urls),
-        )
-        try:
-            for interceptor in interceptors:
-                interceptor.start()
-                self._interceptors.append(interceptor)
-        except BaseException:
-            self.stop()
-            raise
+        _ACTIVE.add(self)
 
     def stop(self) -> None:
-        while self._interceptors:
-            self._interceptors.pop().stop()
-
-    def add_to_responses(self, mock: Any) -> None:
-        """Serve Forge storage requests from a user's ``responses.RequestsMock`` as well."""
-        from ._responses import RequestsInterceptor
-
-        for interceptor in self._interceptors:
-            if isinstance(interceptor, RequestsInterceptor):
-                interceptor.add_routes_to(mock)
+        _ACTIVE.remove(self)
 
     def __enter__(self) -> Interception:
         self.start()
@@ -152,3 +77,69 @@ class Interception:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class _Active:
+    """The started interceptions, oldest first, and the patches they share."""
+
+    def __init__(self) -> None:
+        self.entries: tuple[Interception, ...] = ()
+        self._lock = threading.Lock()
+        self._uninstall: list[Callable[[], None]] = []
+
+    def add(self, interception: Interception) -> None:
+        with self._lock:
+            if interception in self.entries:
+                return
+            if not self.entries:
+                self._install()
+            self.entries = (*self.entries, interception)
+
+    def remove(self, interception: Interception) -> None:
+        with self._lock:
+            if interception not in self.entries:
+                return
+            self.entries = tuple(e for e in self.entries if e is not interception)
+            if not self.entries:
+                while self._uninstall:
+                    self._uninstall.pop()()
+
+    def _install(self) -> None:
+        from . import _guard, _httpx, _requests
+
+        try:
+            for module in (_guard, _requests, _httpx):
+                self._uninstall.append(module.install(self))
+        except BaseException:
+            while self._uninstall:
+                self._uninstall.pop()()
+            raise
+
+    # -- what the doors ask --------------------------------------------------------------
+    def claims(self, url: str) -> bool:
+        """Whether ``url`` is on the Forge origin of an active fake."""
+        return any(entry.origins.claims(url) for entry in self.entries)
+
+    def serve(self, request: HttpRequest) -> RouterResult:
+        """The newest active fake's answer that claims and serves ``request``, or ``None``."""
+        for entry in reversed(self.entries):
+            if entry.origins.claims(request.url):
+                result = entry.handler(request)
+                if result is not None:
+                    return result
+        return None
+
+    def blocks(self, host: str, port: int | None) -> bool:
+        """Whether a connection to ``host``:``port`` must not leave the process."""
+        return any(
+            not entry.passthrough and entry.origins.claims_address(host, port)
+            for entry in self.entries
+        )
+
+
+_ACTIVE = _Active()
+
+
+def active() -> _Active:
+    """The process's active interceptions (what the doors consult)."""
+    return _ACTIVE

@@ -213,18 +213,21 @@ def test_plugin_import_loads_nothing_heavy() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_a_users_own_requests_mock_block_with_add_to_responses(pytester: pytest.Pytester) -> None:
+def test_a_users_own_requests_mock_block_needs_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         HEADER
         + """
 import responses
 
-def test_without_it_forge_calls_are_refused(forge_storage):
+def test_forge_calls_are_served_inside_it(forge_storage):
+    forge_storage.kvs["k"] = 1
     with responses.RequestsMock() as rsps:
-        with pytest.raises(requests.ConnectionError):
-            get("k")
+        rsps.add(responses.GET, "https://example.invalid/x", json={"mine": True})
+        assert requests.get("https://example.invalid/x").json() == {"mine": True}
+        assert get("k").json()["value"] == 1
+        assert len(rsps.calls) == 1  # only the user's own traffic
 
-def test_with_it_both_are_served(forge_storage):
+def test_add_to_responses_is_kept_and_harmless(forge_storage):
     forge_storage.kvs["k"] = 1
     with responses.RequestsMock() as rsps:
         forge_storage.add_to_responses(rsps)

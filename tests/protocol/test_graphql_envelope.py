@@ -64,21 +64,36 @@ def test_other_atlassian_queries_pass_through_before_auth(
     assert storage.calls == []
 
 
+@pytest.mark.parametrize("body", [b"[1, 2]", b'[{"query": "{ me { name } }"}]'])
+def test_batches_without_storage_fields_pass_through(storage: ForgeStorage, body: bytes) -> None:
+    assert send(storage, body, headers={}) is None
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("body", "error_type"),
     [
-        b"not json",
-        b"[1, 2]",
-        b'{"query": 1}',
-        b'{"no": "query"}',
-        b'{"query": "query { me "}',
-        b'[{"query": "{ me { name } }"}]',
+        (b"not json", "BAD_REQUEST"),
+        (b'{"query": 1}', "BAD_REQUEST"),
+        (b'{"no": "query"}', "BAD_REQUEST"),
+        (b'{"query": "query { me "}', "GRAPHQL_PARSE_FAILED"),
+        (b'{"query": "{ me }", "operationName": 1}', "GRAPHQL_VALIDATION_FAILED"),
     ],
 )
-def test_unparseable_bodies_without_storage_fields_pass_through(
-    storage: ForgeStorage, body: bytes
+def test_malformed_bodies_are_400_even_without_storage_fields(
+    storage: ForgeStorage, body: bytes, error_type: str
 ) -> None:
-    assert send(storage, body, headers={}) is None
+    # Design §2.5: not a GraphQL request at all, so the fake's to refuse; never sent on.
+    assert only_error(send(storage, body))[:2] == (400, error_type)
+
+
+@pytest.mark.parametrize("field", ["appStoredEntitiez", "appStorageThing"])
+def test_unknown_root_fields_named_like_storage_are_validation_errors(
+    storage: ForgeStorage, field: str
+) -> None:
+    body = json.dumps({"query": f"{{ {field} {{ value }} }}"}).encode()
+    status, error_type, message = only_error(send(storage, body))
+    assert (status, error_type) == (400, "GRAPHQL_VALIDATION_FAILED")
+    assert field in message
 
 
 @pytest.mark.parametrize(
@@ -287,11 +302,6 @@ def test_other_queries_reach_the_users_respx_mock() -> None:
     assert [c.operation for c in storage.calls] == ["get"]
 
 
-@pytest.mark.xfail(
-    reason="transports: with responses' default mock started after ours, a user route for "
-    "/graphql also matches storage requests and responses serves the user's route",
-    strict=True,
-)
 def test_other_queries_reach_the_users_default_responses_mock(forge_storage: Any) -> None:
     import requests
     import responses

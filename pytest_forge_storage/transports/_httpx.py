@@ -1,0 +1,156 @@
+"""The ``httpx`` door: ``Client._transport_for_url`` and ``AsyncClient``'s, wrapped while a
+fake is active.
+
+How it works
+------------
+httpx picks the transport of every request with ``client._transport_for_url(url)`` (the seam
+respx's ``using="httpx"`` mocker patches too), after auth, event hooks and redirects have done
+their part and before the transport sends anything. The wrapper returns the transport httpx
+would have used, except for a URL on a Forge origin, where it returns a transport around it
+that offers the request to the fake first. Mocks for httpx work below that seam (respx's
+default mocker patches httpcore's pools, pytest-httpx patches ``HTTPTransport.handle_request``,
+``MockTransport`` is a transport): whatever their start order, the fake serves Forge storage
+first and hands on, unchanged, everything else, so their call lists hold only their traffic.
+
+Transport faults run httpcore's own retry rule: a ``connection`` fault is retried as many
+times as the client's ``HTTPTransport(retries=...)`` allows, after httpcore's backoff
+(0 s, then 0.5 s, 1 s, ...), one recorded call per attempt, then raises ``httpx.ConnectError``;
+a ``timeout`` is ``httpx.ReadTimeout`` at once (httpcore never retries reads). A respx router
+on the ``httpx`` mocker started after the fake replaces this seam and sees Forge first.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from pytest_forge_storage._http import HttpRequest, HttpResponse, TransportFault
+
+from . import _guard, response_headers
+
+if TYPE_CHECKING:
+    from . import _Active
+
+#: httpcore's ``RETRIES_BACKOFF_FACTOR`` (httpcore 0.16 to 1.x).
+BACKOFF_FACTOR = 0.5
+
+
+def install(active: _Active) -> Callable[[], None]:
+    """Wrap both clients' ``_transport_for_url``; returns the function that restores them."""
+    restore: list[Callable[[], None]] = []
+    for client, door in ((httpx.Client, _ForgeTransport), (httpx.AsyncClient, _AsyncTransport)):
+        restore.append(_wrap(client, door, active))
+
+    def uninstall() -> None:
+        for undo in restore:
+            undo()
+
+    return uninstall
+
+
+def _wrap(client: type[Any], door: type[Any], active: _Active) -> Callable[[], None]:
+    original = client._transport_for_url
+
+    @functools.wraps(original)
+    def transport_for_url(self: Any, url: httpx.URL) -> Any:
+        transport = original(self, url)
+        if active.claims(str(url)):
+            return door(transport, active)
+        return transport
+
+    client._transport_for_url = transport_for_url
+
+    def uninstall() -> None:
+        if client._transport_for_url is transport_for_url:
+            client._transport_for_url = original
+
+    return uninstall
+
+
+def _wire(request: httpx.Request) -> HttpRequest:
+    return HttpRequest(
+        request.method,
+        str(request.url),
+        dict(request.headers.items()),  # httpx lower-cases the names
+        request.content,
+    )
+
+
+def _response(result: HttpResponse, request: httpx.Request) -> httpx.Response:
+    return httpx.Response(
+        result.status, headers=response_headers(result), content=result.body, request=request
+    )
+
+
+def _retries(transport: Any) -> int:
+    """How often the transport's pool retries a failed connection (``retries=``)."""
+    retries = getattr(getattr(transport, "_pool", None), "_retries", 0)
+    return retries if isinstance(retries, int) else 0
+
+
+def _delays() -> Iterator[float]:
+    """httpcore's ``exponential_backoff``: 0, then 0.5, 1, 2, ... seconds."""
+    yield 0.0
+    for n in itertools.count():
+        yield BACKOFF_FACTOR * 2**n
+
+
+def _error(fault: TransportFault, request: httpx.Request) -> httpx.TransportError:
+    if fault.error == "timeout":
+        return httpx.ReadTimeout(fault.message, request=request)
+    return httpx.ConnectError(fault.message, request=request)
+
+
+class _ForgeTransport(httpx.BaseTransport):
+    """Made per request; closing it is a no-op (httpx closes only the transports it owns)."""
+
+    def __init__(self, inner: httpx.BaseTransport, active: _Active) -> None:
+        self._inner = inner
+        self._active = active
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        wire = _wire(request)
+        retries, delays = _retries(self._inner), _delays()
+        while True:
+            result = self._active.serve(wire)
+            if result is None:
+                with _guard.sending(wire.url):
+                    return self._inner.handle_request(request)
+            if isinstance(result, HttpResponse):
+                return _response(result, request)
+            if result.error == "timeout" or retries <= 0:
+                raise _error(result, request)
+            retries -= 1
+            time.sleep(next(delays))
+
+
+class _AsyncTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, active: _Active) -> None:
+        self._inner = inner
+        self._active = active
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        wire = _wire(request)
+        retries, delays = _retries(self._inner), _delays()
+        while True:
+            result = self._active.serve(wire)
+            if result is None:
+                with _guard.sending(wire.url):
+                    return await self._inner.handle_async_request(request)
+            if isinstance(result, HttpResponse):
+                return _response(result, request)
+            if result.error == "timeout" or retries <= 0:
+                raise _error(result, request)
+            retries -= 1
+            delay = next(delays)
+            if delay:
+                import anyio  # httpx's own async dependency; trio or asyncio alike
+
+                await anyio.sleep(delay)
