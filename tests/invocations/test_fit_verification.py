@@ -140,7 +140,9 @@ def test_expiry_follows_the_frozen_clock(served_jwks: list[str], clock: Clock) -
     clock.advance(24)
     assert remote.verify(invocation.headers["authorization"])["jti"] == invocation.claims["jti"]
 
-    clock.advance(1)  # now == exp: PyJWT rejects (exp <= now)
+    # At now == exp PyJWT >= 2.6 rejects (exp <= now) and older releases still accept
+    # (exp < now); a second later every release rejects.
+    clock.advance(2)
     with pytest.raises(jwt.ExpiredSignatureError):
         remote.verify(invocation.headers["authorization"])
 
@@ -151,7 +153,7 @@ def test_leeway_edges_on_the_frozen_clock(served_jwks: list[str], clock: Clock) 
 
     clock.advance(34)  # exp + 9
     remote.verify(invocation.headers["authorization"])
-    clock.advance(1)  # exp + 10: past the leeway
+    clock.advance(2)  # exp + 11: past the leeway
     with pytest.raises(jwt.ExpiredSignatureError):
         remote.verify(invocation.headers["authorization"])
 
