@@ -54,7 +54,8 @@ _UUID_NAMESPACE = uuid.UUID("6f0b4d52-5a0e-4c1e-9a43-3b1d8f0c2e77")  # environme
 
 def _text(value: object, name: str, example: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string such as {example!r}; got {value!r}")
+        error = ValueError if isinstance(value, str) else TypeError
+        raise error(f"{name} must be a non-empty string such as {example!r}; got {value!r}")
     return value
 
 
@@ -72,7 +73,7 @@ def environment_type(value: object) -> str:
     """``DEVELOPMENT``, ``STAGING`` or ``PRODUCTION``, from any case (``"production"``)."""
     if isinstance(value, str) and value.upper() in ENVIRONMENT_TYPES:
         return value.upper()
-    raise ValueError(
+    raise (ValueError if isinstance(value, str) else TypeError)(
         "environment must be one of 'development', 'staging', 'production' (any case); "
         f"got {value!r}"
     )
@@ -107,7 +108,7 @@ def _issued_at(issued_at: object, expired: bool, seconds: int) -> int:
         now = time.time()  # read at call time: freezegun and time-machine apply
         return int(now) - (seconds + int(EXPIRED_BY.total_seconds()) if expired else 0)
     if not isinstance(issued_at, datetime) or issued_at.utcoffset() is None:
-        raise ValueError(
+        raise (ValueError if isinstance(issued_at, datetime) else TypeError)(
             "issued_at must be a timezone-aware datetime, such as "
             f"datetime.now(timezone.utc) - timedelta(minutes=1); got {issued_at!r}"
         )
@@ -143,7 +144,9 @@ def fit_claims(
     app_version: str = DEFAULT_APP_VERSION,
     extra_claims: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The FIT payload (reference §1.4, D3), every argument checked.
+    """The FIT payload (reference §1.4, D3), every argument checked: a wrong type is a
+    TypeError, an impossible value a ValueError, each saying what to write (as elsewhere in
+    the package, e.g. ``storage.set(ttl=...)``).
 
     ``app_id``/``installation_id`` take the ARI or its bare UUID. ``expires_in`` is a positive
     ``timedelta`` (whole seconds, rounded up); ``issued_at`` a timezone-aware ``datetime``
@@ -159,7 +162,9 @@ def fit_claims(
         else _ari(environment_id, ENVIRONMENT_PREFIX, "environment_id")
     )
     if not isinstance(product, str) or not _PRODUCT.match(product):
-        raise ValueError(f"product must be a lower-case name such as 'jira'; got {product!r}")
+        raise (ValueError if isinstance(product, str) else TypeError)(
+            f"product must be a lower-case name such as 'jira'; got {product!r}"
+        )
     cloud = _text(cloud_id, "cloud_id", "d0d52620-3203-4cfa-8db5-f2587155f0dd")
     site = _text(site_url, "site_url", "https://example.atlassian.net")
     if not site.startswith(("https://", "http://")):
@@ -179,7 +184,7 @@ def fit_claims(
         _text(module_type, "module_type", "jira:issuePanel")
     seconds = _expires_in_seconds(expires_in)
     if not isinstance(expired, bool):
-        raise ValueError(f"expired must be True or False; got {expired!r}")
+        raise TypeError(f"expired must be True or False; got {expired!r}")
     iat = _issued_at(issued_at, expired, seconds)
     aud = app if audience is None else _text(audience, "audience", APP_PREFIX + "<uuid>")
     version = _text(app_version, "app_version", DEFAULT_APP_VERSION)
@@ -206,11 +211,12 @@ def fit_claims(
     )
     if extra_claims is not None:
         if not isinstance(extra_claims, Mapping):
-            raise ValueError(f"extra_claims must be a dict of claims; got {extra_claims!r}")
+            raise TypeError(f"extra_claims must be a dict of claims; got {extra_claims!r}")
         try:
             json.dumps(extra_claims)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"extra_claims must be JSON (str keys, JSON values): {exc}") from None
+        except (TypeError, ValueError) as exc:  # json's own class: a type, or a cycle
+            message = f"extra_claims must be JSON (str keys, JSON values): {exc}"
+            raise type(exc)(message) from None
         _merge(claims, extra_claims)
     return claims
 
@@ -218,7 +224,7 @@ def fit_claims(
 def _expires_in_seconds(expires_in: object) -> int:
     if isinstance(expires_in, timedelta) and expires_in > timedelta(0):
         return math.ceil(expires_in.total_seconds())
-    raise ValueError(
+    raise (ValueError if isinstance(expires_in, timedelta) else TypeError)(
         "expires_in must be a positive datetime.timedelta, such as timedelta(seconds=25); "
         f"got {expires_in!r}. For an expired FIT pass expired=True, or a past issued_at"
     )
@@ -231,7 +237,7 @@ def sign_fit(claims: Mapping[str, Any], *, valid_signature: bool = True) -> str:
     finds the published key and rejects the signature.
     """
     if not isinstance(valid_signature, bool):
-        raise ValueError(f"valid_signature must be True or False; got {valid_signature!r}")
+        raise TypeError(f"valid_signature must be True or False; got {valid_signature!r}")
     jwt = _keys.require("jwt")
     key = _keys.signing_key() if valid_signature else _keys.wrong_key()
     headers = {"alg": "RS256", "kid": _keys.kid(), "typ": "JWT"}

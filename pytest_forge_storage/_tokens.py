@@ -88,10 +88,10 @@ def iso_seconds(epoch: int) -> str:
 
 
 def lifetime_seconds(lifetime: object, *, name: str = "token_lifetime") -> int:
-    """Whole seconds of a positive ``timedelta`` (rounded up), or a ValueError saying what to
-    write."""
+    """Whole seconds of a positive ``timedelta`` (rounded up); otherwise a TypeError (not a
+    timedelta) or ValueError (not positive) saying what to write."""
     if not isinstance(lifetime, timedelta) or lifetime <= timedelta(0):
-        raise ValueError(
+        raise (ValueError if isinstance(lifetime, timedelta) else TypeError)(
             f"{name} must be a positive datetime.timedelta, such as timedelta(hours=2) or "
             f"timedelta(minutes=55); got {lifetime!r}"
         )
@@ -100,7 +100,8 @@ def lifetime_seconds(lifetime: object, *, name: str = "token_lifetime") -> int:
 
 def _key(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string; got {value!r}")
+        error = ValueError if isinstance(value, str) else TypeError
+        raise error(f"{what} must be a non-empty string; got {value!r}")
     return value
 
 

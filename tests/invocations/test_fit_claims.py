@@ -177,38 +177,85 @@ def test_extra_claims_are_copied() -> None:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "error", "message"),
     [
-        ({"principal": 655362}, "principal must be a non-empty string such as '655362:"),
-        ({"principal": " "}, "principal must be a non-empty string"),
-        ({"environment": "prod"}, "environment must be one of 'development', 'staging', 'prod"),
-        ({"environment": None}, "environment must be one of"),
-        ({"expires_in": 25}, "expires_in must be a positive datetime.timedelta, such as timedel"),
-        ({"expires_in": timedelta(0)}, "For an expired FIT pass expired=True, or a past issued_at"),
-        ({"expires_in": timedelta(seconds=-5)}, "expires_in must be a positive"),
-        ({"issued_at": datetime(2026, 12, 7, 10)}, "issued_at must be a timezone-aware datetime"),
-        ({"issued_at": 1796637600}, "datetime.now(timezone.utc) - timedelta(minutes=1)"),
-        ({"issued_at": START, "expired": True}, "pass either expired=True or issued_at=..., not"),
-        ({"expired": "yes"}, "expired must be True or False"),
-        ({"product": "Jira"}, "product must be a lower-case name such as 'jira'; got 'Jira'"),
-        ({"product": ""}, "product must be a lower-case name"),
-        ({"app_id": "ari:cloud:jira::site/x"}, "app_id must be ari:cloud:ecosystem::app/<uuid> o"),
-        ({"app_id": None}, "app_id must be a non-empty string such as 'ari:cloud:ecosystem::app/"),
-        ({"installation_id": ""}, "installation_id must be a non-empty string"),
-        ({"environment_id": "env/1"}, "environment_id must be ari:cloud:ecosystem::environment/"),
-        ({"cloud_id": ""}, "cloud_id must be a non-empty string"),
-        ({"site_url": "site-b.atlassian.net"}, "site_url must be an https:// URL"),
-        ({"module_key": ""}, "module_key must be a non-empty string"),
-        ({"module_type": 3}, "module_type must be a non-empty string such as 'jira:issuePanel'"),
-        ({"audience": ""}, "audience must be a non-empty string"),
-        ({"app_version": 2}, "app_version must be a non-empty string"),
-        ({"extra_claims": [("sub", "x")]}, "extra_claims must be a dict of claims"),
-        ({"extra_claims": {"when": START}}, "extra_claims must be JSON (str keys, JSON values)"),
+        ({"principal": 655362}, TypeError, "principal must be a non-empty string such as '655362:"),
+        ({"principal": " "}, ValueError, "principal must be a non-empty string"),
+        (
+            {"environment": "prod"},
+            ValueError,
+            "environment must be one of 'development', 'staging', 'prod",
+        ),
+        ({"environment": None}, TypeError, "environment must be one of"),
+        (
+            {"expires_in": 25},
+            TypeError,
+            "expires_in must be a positive datetime.timedelta, such as timedel",
+        ),
+        (
+            {"expires_in": timedelta(0)},
+            ValueError,
+            "For an expired FIT pass expired=True, or a past issued_at",
+        ),
+        ({"expires_in": timedelta(seconds=-5)}, ValueError, "expires_in must be a positive"),
+        (
+            {"issued_at": datetime(2026, 12, 7, 10)},
+            ValueError,
+            "issued_at must be a timezone-aware datetime",
+        ),
+        ({"issued_at": 1796637600}, TypeError, "datetime.now(timezone.utc) - timedelta(minutes=1)"),
+        (
+            {"issued_at": START, "expired": True},
+            ValueError,
+            "pass either expired=True or issued_at=..., not",
+        ),
+        ({"expired": "yes"}, TypeError, "expired must be True or False"),
+        (
+            {"product": "Jira"},
+            ValueError,
+            "product must be a lower-case name such as 'jira'; got 'Jira'",
+        ),
+        ({"product": ""}, ValueError, "product must be a lower-case name"),
+        (
+            {"app_id": "ari:cloud:jira::site/x"},
+            ValueError,
+            "app_id must be ari:cloud:ecosystem::app/<uuid> o",
+        ),
+        (
+            {"app_id": None},
+            TypeError,
+            "app_id must be a non-empty string such as 'ari:cloud:ecosystem::app/",
+        ),
+        ({"installation_id": ""}, ValueError, "installation_id must be a non-empty string"),
+        (
+            {"environment_id": "env/1"},
+            ValueError,
+            "environment_id must be ari:cloud:ecosystem::environment/",
+        ),
+        ({"cloud_id": ""}, ValueError, "cloud_id must be a non-empty string"),
+        ({"site_url": "site-b.atlassian.net"}, ValueError, "site_url must be an https:// URL"),
+        ({"module_key": ""}, ValueError, "module_key must be a non-empty string"),
+        (
+            {"module_type": 3},
+            TypeError,
+            "module_type must be a non-empty string such as 'jira:issuePanel'",
+        ),
+        ({"audience": ""}, ValueError, "audience must be a non-empty string"),
+        ({"app_version": 2}, TypeError, "app_version must be a non-empty string"),
+        ({"extra_claims": [("sub", "x")]}, TypeError, "extra_claims must be a dict of claims"),
+        (
+            {"extra_claims": {"when": START}},
+            TypeError,
+            "extra_claims must be JSON (str keys, JSON values)",
+        ),
     ],
 )
-def test_impossible_arguments_say_what_to_write(overrides: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
+def test_impossible_arguments_say_what_to_write(
+    overrides: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)) as info:
         claims(**overrides)
+    assert type(info.value) is error  # a wrong type is a TypeError, a wrong value a ValueError
 
 
 def invocation(**overrides: Any) -> _fit.Invocation:
@@ -296,7 +343,7 @@ def test_sign_fit_resigns_edited_claims() -> None:
     fit = _fit.sign_fit(edited)
 
     assert "jti" not in jwt.decode(fit, _keys.public_key(), algorithms=["RS256"], audience=APP_ID)
-    with pytest.raises(ValueError, match="valid_signature must be True or False"):
+    with pytest.raises(TypeError, match="valid_signature must be True or False"):
         _fit.sign_fit(edited, valid_signature="no")  # type: ignore[arg-type]
 
 

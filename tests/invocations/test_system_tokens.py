@@ -124,27 +124,38 @@ def test_the_constructor_takes_a_lifetime(clock: Clock) -> None:
     assert registry.lookup(registry.current("a")).expires_at == clock.epoch + 90
 
 
-@pytest.mark.parametrize("lifetime", [3600, 3600.0, timedelta(0), timedelta(seconds=-1), None])
-def test_a_lifetime_must_be_a_positive_timedelta(lifetime: object) -> None:
+@pytest.mark.parametrize(
+    ("lifetime", "error"),
+    [
+        (3600, TypeError),
+        (3600.0, TypeError),
+        (None, TypeError),
+        (timedelta(0), ValueError),
+        (timedelta(seconds=-1), ValueError),
+    ],
+)
+def test_a_lifetime_must_be_a_positive_timedelta(lifetime: object, error: type[Exception]) -> None:
     registry = TokenRegistry()
     message = (
         "token_lifetime must be a positive datetime.timedelta, such as timedelta(hours=2) or "
         "timedelta(minutes=55); got "
     )
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+    with pytest.raises(error, match=f"^{re.escape(message)}"):
         registry.lifetime = lifetime  # type: ignore[assignment]
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+    with pytest.raises(error, match=f"^{re.escape(message)}"):
         TokenRegistry(lifetime)  # type: ignore[arg-type]
     assert registry.lifetime == timedelta(hours=2)
 
 
-@pytest.mark.parametrize("key", ["", None, 3])
-def test_an_installation_key_must_be_a_non_empty_string(key: object) -> None:
+@pytest.mark.parametrize(("key", "error"), [("", ValueError), (None, TypeError), (3, TypeError)])
+def test_an_installation_key_must_be_a_non_empty_string(
+    key: object, error: type[Exception]
+) -> None:
     registry = TokenRegistry()
     for method in (registry.current, registry.new, registry.revoke):
-        with pytest.raises(ValueError, match="installation key must be a non-empty string"):
+        with pytest.raises(error, match="installation key must be a non-empty string"):
             method(key)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="accountId must be a non-empty string"):
+    with pytest.raises(error, match="accountId must be a non-empty string"):
         registry.user("site-b", key)  # type: ignore[arg-type]
 
 
