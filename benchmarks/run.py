@@ -27,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a test
     sys.path.insert(0, str(HERE))
 
-import _scale  # noqa: E402 - after the path set-up above
+import _invocations  # noqa: E402 - after the path set-up above
+import _scale  # noqa: E402
 import _served  # noqa: E402
 import _startup  # noqa: E402
 from _timing import Config, Row  # noqa: E402
@@ -45,6 +46,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "kvs-scale": _scale.kvs_rows,
     "entity-scale": _scale.entity_rows,
     "memory": _scale.memory_rows,
+    "invocations": _invocations.invocation_rows,
 }
 LIBRARIES = (
     "pytest",
@@ -57,6 +59,8 @@ LIBRARIES = (
     "sortedcontainers",
     "moto",
     "boto3",
+    "PyJWT",
+    "cryptography",
 )
 
 

@@ -1,0 +1,80 @@
+"""A frozen clock under either freezer, and Forge's JWKS served to urllib without a network."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from email.message import Message
+from typing import Any
+from urllib.response import addinfourl
+
+import pytest
+
+from pytest_forge_storage import _keys
+
+START = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
+APP_ID = "ari:cloud:ecosystem::app/8db33809-1f32-48bb-8c52-5877dab48107"
+
+
+class Clock:
+    """The test's clock, frozen at :data:`START`; ``advance`` moves it (and ``time.time()``,
+    ``datetime.now()``: what the fake and PyJWT read)."""
+
+    def __init__(self, kind: str, freezer: Any) -> None:
+        self.kind = kind
+        self._freezer = freezer
+        self.now = START
+
+    def advance(self, seconds: float) -> None:
+        delta = timedelta(seconds=seconds)
+        if self.kind == "freezegun":
+            self._freezer.tick(delta)
+        else:
+            self._freezer.shift(delta)
+        self.now += delta
+
+    @property
+    def epoch(self) -> int:
+        return int(self.now.timestamp())
+
+
+@pytest.fixture(params=["freezegun", "time-machine"])
+def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
+    if request.param == "freezegun":
+        import freezegun
+
+        with freezegun.freeze_time(START) as frozen:
+            yield Clock("freezegun", frozen)
+    else:
+        import time_machine
+
+        with time_machine.travel(START, tick=False) as traveller:
+            yield Clock("time-machine", traveller)
+
+
+@pytest.fixture
+def served_jwks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Serve :func:`_keys.jwks` at Forge's JWKS URLs to every urllib request; refuse the rest.
+
+    The seam is ``OpenerDirector.open``: ``urllib.request.urlopen`` ends there, and so does
+    PyJWT >= 2.14's ``PyJWKClient``, which builds its own opener (``build_opener(...).open``)
+    and so never calls ``urlopen``. Returns the URLs requested, in order.
+    """
+    fetched: list[str] = []
+
+    def open_(self: Any, fullurl: Any, data: Any = None, timeout: Any = None) -> Any:
+        url = fullurl.full_url if isinstance(fullurl, urllib.request.Request) else fullurl
+        fetched.append(url)
+        if url not in _keys.JWKS_URLS:
+            raise urllib.error.URLError(f"this test reaches no network ({url})")
+        headers = Message()
+        headers["Content-Type"] = "application/json"
+        body = io.BytesIO(json.dumps(_keys.jwks()).encode())
+        return addinfourl(body, headers, url, 200)
+
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", open_)
+    return fetched
