@@ -17,7 +17,8 @@ import time
 
 from _timing import Config, Row, median, ms, paired, simply, us
 
-from pytest_forge_storage import _fit, _keys, _tokens
+from pytest_forge_storage.router import _keys, _tokens
+from pytest_forge_storage.storage import _fit
 
 CLAIMS = {
     "app_id": "8db33809-1f32-48bb-8c52-5877dab48107",

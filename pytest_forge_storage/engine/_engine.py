@@ -18,6 +18,9 @@ from ._items import Item
 from ._kvs import KvsStore
 from ._options import SetOptions, get_fields, kvs_prefix, query_limit, returned, seed_ttl_ms
 
+#: The partition of the default installation: the engine itself.
+DEFAULT_PARTITION = "default"
+
 
 class Engine(EntityOperations):
     """All stores of one Forge installation: plain KVS, secrets and custom entities.
@@ -25,13 +28,45 @@ class Engine(EntityOperations):
     Methods take decoded JSON (already checked against the request schema by the
     protocol, but re-checked here where a Forge rule applies) and return JSON-ready
     dicts; every rule violation raises :class:`ForgeStorageError`.
+
+    Forge partitions storage per installation (ref §13, decision 3): an engine is the default
+    installation's partition, and :meth:`partition` gives the others. Partitions share the
+    engine's lock and its entity declarations (app-wide, as in the manifest); their data is
+    their own.
     """
 
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
+    def __init__(self, *, _root: Engine | None = None) -> None:
+        self._root = _root
+        self.lock: threading.RLock = _root.lock if _root is not None else threading.RLock()
         self.kvs = KvsStore(max_bytes=_limits.VALUE_MAX_BYTES)
         self.secrets = KvsStore(max_bytes=_limits.SECRET_MAX_BYTES)
         self._init_entities()
+        self._partitions: dict[str, Engine] = {}
+        if _root is not None:
+            self._copy_declarations(_root)
+
+    # -- partitions ----------------------------------------------------------------------
+    def partition(self, key: str) -> Engine:
+        """The partition of installation ``key`` (made on first use; ``"default"`` is the
+        engine itself)."""
+        root = self._root or self
+        if key == DEFAULT_PARTITION:
+            return root
+        with self.lock:
+            found = root._partitions.get(key)
+            if found is None:
+                found = root._partitions[key] = Engine(_root=root)
+            return found
+
+    def partitions(self) -> dict[str, Engine]:
+        """Every partition but the default one, by installation key."""
+        root = self._root or self
+        with self.lock:
+            return dict(root._partitions)
+
+    def _engines(self) -> list[Engine]:
+        root = self._root or self
+        return [root, *root._partitions.values()]
 
     def namespace(self, secret: bool) -> KvsStore:
         return self.secrets if secret else self.kvs
@@ -105,21 +140,57 @@ class Engine(EntityOperations):
 
     # -- whole-store operations --------------------------------------------------------
     def reset(self) -> None:
+        """Empty this partition (declarations stay)."""
         with self.lock:
             self.kvs.clear()
             self.secrets.clear()
             self._reset_entities()
 
+    def reset_all(self) -> None:
+        """Empty every partition (declarations stay)."""
+        with self.lock:
+            for engine in self._engines():
+                engine.reset()
+
     def snapshot(self) -> dict[str, Any]:
-        """Everything stored, in the ``data`` shape plus ``metadata`` (see ``_snapshot``)."""
+        """Everything stored, in the ``data`` shape plus ``metadata`` (see ``_snapshot``);
+        on the engine, the other partitions under ``installations``."""
         from ._snapshot import snapshot
 
         with self.lock:
-            return snapshot(self)
+            data = snapshot(self)
+            if self._root is None and self._partitions:
+                data["installations"] = {
+                    key: snapshot(part) for key, part in self._partitions.items()
+                }
+            return data
 
     def restore(self, data: Mapping[str, Any], *, replace: bool = True) -> None:
-        """Load ``data`` (all or nothing); with ``replace`` the stores are emptied first."""
-        from ._snapshot import restore
+        """Load ``data`` (all or nothing); with ``replace`` the stores are emptied first.
+
+        On the engine, ``data["installations"]`` maps installation keys to their own data;
+        their partitions are made as needed, and with ``replace`` the partitions it does
+        not name are emptied too.
+        """
+        from ._snapshot import check_installations, restore
 
         with self.lock:
-            restore(self, data, replace=replace)
+            parts = check_installations(data) if self._root is None else {}
+            if not parts and "installations" not in data and not (replace and self._partitions):
+                restore(self, data, replace=replace)
+                return
+            before = self.snapshot()
+            try:
+                own = {k: v for k, v in data.items() if k != "installations"}
+                restore(self, own, replace=replace)
+                for key, part in self.partitions().items():
+                    if replace and key not in parts:
+                        part.reset()
+                for key, section in parts.items():
+                    restore(self.partition(key), section, replace=replace)
+            except BaseException:
+                self.reset_all()
+                restore(self, {k: v for k, v in before.items() if k != "installations"})
+                for key, section in (before.get("installations") or {}).items():
+                    restore(self.partition(key), section)
+                raise

@@ -57,17 +57,38 @@ class EntityOperations:
         """Declare an entity (``{"age": "integer"}`` or ``{"age": {"type": "integer"}}``;
         indexes in manifest form). Redeclaring replaces the declaration and re-indexes the
         stored records, which must fit it. 400 ``BAD_REQUEST`` naming the rule broken."""
-        decl = declare(name, attributes, indexes)
-        with self.lock:
-            self._entities.define([decl], now_ms())
+        self._define([declare(name, attributes, indexes)])
 
     def load_manifest(self, path: str | os.PathLike[str]) -> list[str]:
         """Declare the entities of a ``manifest.yml`` (``app.storage.entities`` only), all
         or none; return their names."""
         decls = _manifest.load(path)
-        with self.lock:
-            self._entities.define(decls, now_ms(), where=f"{os.fspath(path)}: ")
+        self._define(decls, where=f"{os.fspath(path)}: ")
         return [decl.name for decl in decls]
+
+    def _define(self, decls: list[EntityDecl], where: str = "") -> None:
+        """Declare ``decls`` in every partition (declarations are app-wide), all or none."""
+        with self.lock:
+            done: list[tuple[EntityRegistry, dict[str, EntityStore]]] = []
+            try:
+                for engine in self._engines():
+                    registry = engine._entities
+                    saved = dict(registry._stores)
+                    registry.define(decls, now_ms(), where=where)
+                    done.append((registry, saved))
+            except BaseException:
+                for registry, saved in done:
+                    registry._stores = saved
+                raise
+
+    def _copy_declarations(self, other: EntityOperations) -> None:
+        names = other._entities.names()
+        decls = [other._entities.store(name).decl for name in names]
+        if decls:
+            self._entities.define(decls, now_ms())
+
+    def _engines(self) -> list[Any]:
+        return [self]
 
     def entity_names(self) -> list[str]:
         with self.lock:

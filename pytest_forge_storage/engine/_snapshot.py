@@ -120,3 +120,39 @@ def _meta(item: Item) -> dict[str, Any]:
 def _parse_iso(text: str) -> int:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return round(moment.timestamp() * 1000)
+
+
+def check_installations(data: Any) -> dict[str, Mapping[str, Any]]:
+    """The ``installations`` section of ``data``: installation key → that installation's data.
+
+    Each value has the sections of the top level (``kvs``, ``secrets``, ``entities``,
+    ``metadata``); the default installation's data is the top level itself.
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"data must be a dict like {{'kvs': {{'key': 'value'}}}}, not {data!r}")
+    parts = data.get("installations")
+    if parts is None:
+        return {}
+    if not isinstance(parts, Mapping):
+        raise TypeError(
+            "data['installations'] must map installation keys to their data, e.g. "
+            "{'installations': {'site-b': {'kvs': {'key': 1}}}}"
+        )
+    for key, section in parts.items():
+        if not isinstance(key, str) or not key or key == "default":
+            raise ValueError(
+                f"installation key {key!r} in data['installations'] must be a non-empty string "
+                "other than 'default' (the default installation's data is the top level)"
+            )
+        if not isinstance(section, Mapping):
+            raise TypeError(
+                f"data['installations'][{key!r}] must be a dict of sections, e.g. "
+                "{'kvs': {'key': 1}}"
+            )
+        unknown = sorted(set(section) - set(SECTIONS))
+        if unknown:
+            raise ValueError(
+                f"Unknown section {unknown[0]!r} in data['installations'][{key!r}]; use "
+                "'kvs', 'secrets', 'entities' (and 'metadata' as snapshots write it)"
+            )
+    return dict(parts)

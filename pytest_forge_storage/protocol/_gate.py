@@ -8,6 +8,8 @@ concerns apply. Both protocols have this one shape, and neither imports the rout
   it, :attr:`Gate.store` is the storage the caller's token reaches;
 * :meth:`Gate.check` — what stops one operation before it runs: a planned fault (a Forge
   error or a transport error), later a rate limit;
+* :meth:`Gate.context_error` — a GraphQL ``contextAri`` of a site the caller's installation
+  cannot reach;
 * :meth:`Gate.item_fault` — the per-item fault hook of a batch;
 * :meth:`Gate.record` — one recorded call per operation served (faults included).
 """
@@ -35,6 +37,10 @@ class Gate(Protocol):
 
     def authorize(self, headers: Mapping[str, str]) -> ForgeStorageError | None:
         """The 401 for a missing, blank or refused token, or ``None`` to go on."""
+        ...
+
+    def context_error(self, context_ari: object) -> ForgeStorageError | None:
+        """``CONTEXT_INVALID`` for a GraphQL ``contextAri`` the caller cannot reach."""
         ...
 
     def check(

@@ -67,16 +67,18 @@ class PendingCall:
 class Context:
     """Per-request state shared by the resolvers."""
 
-    __slots__ = ("calls", "dry", "engine", "faults", "variables")
+    __slots__ = ("calls", "context_check", "dry", "engine", "faults", "variables")
 
     def __init__(
         self, engine: Engine, variables: Mapping[str, Any], *, dry: bool = False,
         faults: Mapping[tuple[str | int, ...], ForgeStorageError] | None = None,
+        context_check: Callable[[object], ForgeStorageError | None] | None = None,
     ) -> None:  # fmt: skip
         self.engine = engine
         self.variables = variables
         self.dry = dry
         self.faults = faults
+        self.context_check = context_check
         self.calls: list[PendingCall] = []
 
 
@@ -151,7 +153,11 @@ def _storage_resolver(describe: Describe, run: Run, *, mutation: bool) -> Callab
             fault = ctx.faults.get(path) if ctx.faults else None
             if fault is not None:
                 raise fault
-            check_context_ari((given["input"] if mutation else given).get("contextAri"))
+            context_ari = (given["input"] if mutation else given).get("contextAri")
+            check_context_ari(context_ari)
+            refused = ctx.context_check(context_ari) if ctx.context_check else None
+            if refused is not None:
+                raise refused
             return run(ctx.engine, given)
         except ForgeStorageError as exc:
             call.error_code = exc.code

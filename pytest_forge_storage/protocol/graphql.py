@@ -182,7 +182,7 @@ def _execute(
     faults: dict[tuple[str | int, ...], ForgeStorageError],
 ) -> HttpResponse:
     store = gate.store
-    ctx = Context(store, envelope.variables or {}, faults=faults)
+    ctx = Context(store, envelope.variables or {}, faults=faults, context_check=gate.context_error)
     with store.lock:  # the fields of one document run atomically
         result = _run(envelope, ctx)
     if result.data is None:  # variables that do not coerce: a request error

@@ -27,6 +27,7 @@ class StorageCall:
         "api",
         "entity_name",
         "error_code",
+        "installation",
         "key",
         "operation",
         "status",
@@ -44,6 +45,7 @@ class StorageCall:
         response_raw: bytes,
         error_code: str | None,
         url: str,
+        installation: str = "default",
     ) -> None:
         self.operation = operation
         self.api = api
@@ -52,6 +54,8 @@ class StorageCall:
         self.status = status
         self.error_code = error_code
         self.url = url
+        #: The key of the installation whose token the call carried (``"default"`` otherwise).
+        self.installation = installation
         self._request_raw = request_raw
         self._response_raw = response_raw
         self._request: Any = _UNSET
@@ -84,6 +88,8 @@ class StorageCall:
     def summary(self) -> str:
         """One line: ``rest set key='k' -> 204`` (no values, so nothing secret)."""
         parts = [self.api, self.operation or f"(unknown path {urlsplit(self.url).path})"]
+        if self.installation != "default":
+            parts.insert(0, f"[{self.installation}]")
         if self.entity_name is not None:
             parts.append(f"entity={self.entity_name!r}")
         if self.key is not None:
@@ -98,7 +104,8 @@ class StorageCall:
             f"StorageCall(operation={self.operation!r}, api={self.api!r}, key={self.key!r}, "
             f"entity_name={self.entity_name!r}, status={self.status!r}, "
             f"error_code={self.error_code!r}, request={self.masked_request()!r}, "
-            f"response={self.masked_response()!r}, url={self.url!r})"
+            f"response={self.masked_response()!r}, url={self.url!r}, "
+            f"installation={self.installation!r})"
         )
 
     __str__ = __repr__

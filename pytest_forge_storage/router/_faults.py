@@ -21,12 +21,17 @@ class Fault:
     key: str | None
     entity_name: str | None
     transport: Literal["connection", "timeout"] | None = None
+    #: Only calls of this installation (``None``: any).
+    installation: str | None = None
     seen: int = field(default=0, init=False)
     fired: int = field(default=0, init=False)
 
-    def matches(self, operation: str, key: str | None, entity_name: str | None) -> bool:
+    def matches(
+        self, operation: str, key: str | None, entity_name: str | None, installation: str
+    ) -> bool:
         return (
-            (self.operation is None or self.operation == operation)
+            (self.installation is None or self.installation == installation)
+            and (self.operation is None or self.operation == operation)
             and (self.key is None or self.key == key)
             and (self.entity_name is None or self.entity_name == entity_name)
         )
@@ -63,7 +68,13 @@ class FaultPlan:
             self._faults.clear()
 
     def take(
-        self, operation: str, key: str | None, entity_name: str | None, *, item: bool = False
+        self,
+        operation: str,
+        key: str | None,
+        entity_name: str | None,
+        *,
+        item: bool = False,
+        installation: str = "default",
     ) -> Fault | None:
         """The first fault that fires for this call (or this batch item, with ``item``).
 
@@ -81,7 +92,7 @@ class FaultPlan:
                 )
                 if item != per_item and (item or operation in BATCH_OPERATIONS):
                     continue
-                if fault.matches(operation, key, entity_name) and fault.take():
+                if fault.matches(operation, key, entity_name, installation) and fault.take():
                     return fault
             return None
 
@@ -97,6 +108,7 @@ def make_fault(
     key: str | None,
     entity_name: str | None,
     transport: Literal["connection", "timeout"] | None = None,
+    installation: str | None = None,
 ) -> Fault:
     """Check the arguments of ``fail()``/``fail_transport()`` and build the fault."""
     check_operation(operation)
@@ -124,4 +136,5 @@ def make_fault(
         key=key,
         entity_name=entity_name,
         transport=transport,
+        installation=installation,
     )

@@ -1,18 +1,21 @@
 """Which URLs are Forge's, and what each one is: the one owner of that decision (design §2.5).
 
 A **Forge origin** is a scheme, host and port: ``https://api.atlassian.com``, each
-``forge_storage_base_urls`` entry, and (from wave 2) ``FORGE_EGRESS_PROXY_URL`` and the JWKS
-hosts. URLs are compared the way a client connects: the host case-folded with a trailing dot
+``forge_storage_base_urls`` entry, ``FORGE_EGRESS_PROXY_URL`` when it is set (read at every
+request, as a Forge Containers app reads it) and the two JWKS hosts of Forge invocation
+tokens. URLs are compared the way a client connects: the host case-folded with a trailing dot
 dropped, the default port made explicit, so ``https://API.atlassian.com.:443/graphql`` is
 ``https://api.atlassian.com/graphql``. Loopback as a whole is never a Forge origin, only the
 exact base URLs a test configures.
 
 Under a Forge origin (below its base path, if the base URL has one) a **route** says what
 serves the path: the REST protocol (any path under ``/forge/storage/kvs/``; an unknown
-operation there is Forge's 403), GraphQL (``/graphql``, ``/forge/entities/graphql``), or
-nothing (``/ex/jira/...``: Forge's, but not storage). Server mode routes by path alone, on
-whatever host the server was reached, and adds the ``@forge/kvs`` in-runtime aliases
-``/api/v1/<op>`` (decision 13).
+operation there is Forge's 403), GraphQL (``/graphql``, ``/forge/entities/graphql``), the
+JWKS (``/.well-known/jwks.json`` on the JWKS hosts), or nothing (``/ex/jira/...``: Forge's,
+but not storage). Under the egress proxy only the REST storage paths are served, authorised
+by ``forge-proxy-authorization`` rather than a bearer token (design §2.6). Server mode routes
+by path alone, on whatever host the server was reached, and adds the ``@forge/kvs``
+in-runtime aliases ``/api/v1/<op>`` (decision 13).
 
 Every transport asks :meth:`Origins.claims` and every request goes through
 :meth:`Origins.route`: there is no second pattern anywhere.
@@ -20,6 +23,7 @@ Every transport asks :meth:`Origins.claims` and every request goes through
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -34,6 +38,14 @@ from pytest_forge_storage._operations import (
 )
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Where Forge publishes the keys of its invocation tokens (reference: remote-invocation §1.5).
+JWKS_URLS = (
+    "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json",
+    "https://forge.cdn.stg.atlassian-dev.net/.well-known/jwks.json",
+)
+JWKS_PATH = "/.well-known/jwks.json"
+#: The Forge Containers egress proxy's base URL, from the environment (ref §2).
+EGRESS_PROXY_ENV = "FORGE_EGRESS_PROXY_URL"
 
 #: ``(scheme, host, port)`` as a client connects to it.
 Address = tuple[str, str, int]
@@ -41,11 +53,15 @@ Address = tuple[str, str, int]
 
 @dataclass(frozen=True)
 class Route:
-    """What serves a storage path: ``rest`` (with its operation, ``None`` if unknown) or
-    ``graphql``."""
+    """What serves a path: ``rest`` (with its operation, ``None`` if unknown), ``graphql``
+    or ``jwks``; ``via_proxy`` for the Containers egress proxy."""
 
-    protocol: Literal["rest", "graphql"]
+    protocol: Literal["rest", "graphql", "jwks"]
     operation: str | None = None
+    via_proxy: bool = False
+
+
+_JWKS = Route("jwks")
 
 
 def split_url(url: str) -> tuple[Address, str] | None:
@@ -91,7 +107,10 @@ class Origins:
         self._bases: tuple[tuple[Address, str], ...] = tuple(
             sorted(set(bases), key=lambda base: len(base[1]), reverse=True)
         )
-        self.addresses: frozenset[Address] = frozenset(address for address, _ in bases)
+        self._jwks: frozenset[Address] = frozenset(parse_base_url(url)[0] for url in JWKS_URLS)
+        self.addresses: frozenset[Address] = frozenset(
+            {address for address, _ in bases} | self._jwks
+        )
         self._ports: dict[str, frozenset[int]] = {}
         for _, host, port in self.addresses:
             self._ports[host] = self._ports.get(host, frozenset()) | {port}
@@ -99,16 +118,25 @@ class Origins:
     def claims(self, url: str) -> bool:
         """Whether ``url`` is on a Forge origin (served, or refused, but never let out)."""
         split = split_url(url)
-        return split is not None and split[0] in self.addresses
+        if split is None:
+            return False
+        if split[0] in self.addresses:
+            return True
+        proxy = _egress_proxy()
+        return proxy is not None and split[0] == proxy[0]
 
     def claims_address(self, host: str, port: int | None) -> bool:
         """Whether a connection to ``host``:``port`` (any port for ``None``) is to a Forge
         origin; ``host`` as a resolver gets it (any case, maybe a trailing dot)."""
-        ports = self._ports.get(host.lower().rstrip("."))
-        return ports is not None and (port is None or port in ports)
+        host = host.lower().rstrip(".")
+        ports = self._ports.get(host)
+        if ports is not None and (port is None or port in ports):
+            return True
+        proxy = _egress_proxy()
+        return proxy is not None and proxy[0][1] == host and (port is None or proxy[0][2] == port)
 
     def route(self, url: str) -> Route | None:
-        """The route of an in-process request to ``url``; ``None`` when not storage."""
+        """The route of an in-process request to ``url``; ``None`` when not served."""
         split = split_url(url)
         if split is None:
             return None
@@ -116,7 +144,25 @@ class Origins:
         for base_address, base_path in self._bases:
             if address == base_address and _under(path, base_path):
                 return _route(path[len(base_path) :] or "/", sdk_paths=False)
+        if address in self._jwks:
+            return _JWKS if path == JWKS_PATH else None
+        proxy = _egress_proxy()
+        if proxy is not None and address == proxy[0] and _under(path, proxy[1]):
+            route = _route(path[len(proxy[1]) :] or "/", sdk_paths=False)
+            if route is not None and route.protocol == "rest":
+                return Route("rest", route.operation, via_proxy=True)
         return None
+
+
+def _egress_proxy() -> tuple[Address, str] | None:
+    """The egress proxy's address and base path, when ``FORGE_EGRESS_PROXY_URL`` is set."""
+    url = os.environ.get(EGRESS_PROXY_ENV)
+    if not url:
+        return None
+    try:
+        return parse_base_url(url)
+    except ValueError:
+        return None  # not a URL a client could reach either
 
 
 def route_local(url: str) -> Route | None:

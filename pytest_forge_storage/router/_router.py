@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pytest_forge_storage import _json
 from pytest_forge_storage._errors import ForgeStorageError
-from pytest_forge_storage._http import HttpRequest, RouterResult, TransportFault
+from pytest_forge_storage._http import (
+    JSON_HEADERS,
+    HttpRequest,
+    HttpResponse,
+    RouterResult,
+    TransportFault,
+)
 from pytest_forge_storage._operations import DEFAULT_BASE_URL
 
 from ._calls import StorageCall
 from ._faults import FaultPlan
-from ._origins import Origins, route_local
+from ._installations import DEFAULT, Installations
+from ._origins import Origins, Route, route_local
 
 if TYPE_CHECKING:
     from pytest_forge_storage.engine import Engine, ItemFault
@@ -31,6 +39,7 @@ class Router:
     def __init__(self, engine: Engine, base_urls: Iterable[str] = (DEFAULT_BASE_URL,)) -> None:
         self.engine = engine
         self.origins = Origins(base_urls)
+        self.installations = Installations()
         self.calls: list[StorageCall] = []
         self.faults = FaultPlan()
         self.auth_required = True
@@ -50,7 +59,9 @@ class Router:
         route = route_local(request.url) if request.local else self.origins.route(request.url)
         if route is None:
             return None
-        gate = RequestGate(self, request)
+        if route.protocol == "jwks":
+            return _jwks(request)
+        gate = RequestGate(self, request, route)
         if route.protocol == "rest":
             from pytest_forge_storage.protocol import rest
 
@@ -60,23 +71,21 @@ class Router:
         return graphql.handle(request, gate)
 
     # -- auth ----------------------------------------------------------------------
-    def unauthorized(self, headers: Mapping[str, str]) -> ForgeStorageError | None:
-        """The 401 for a missing, blank or unknown bearer token (decision 1)."""
-        if not self.auth_required:
-            return None
-        value = headers.get("authorization", "")
-        scheme, _, token = value.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return ForgeStorageError(
-                "UNAUTHORIZED",
-                "Unauthorized: the request was missing an Authorization: Bearer <token> header",
-            )
-        if self.allowed_tokens is not None and token not in self.allowed_tokens:
-            return ForgeStorageError(
-                "UNAUTHORIZED", "Unauthorized: the request provided an invalid or expired token"
-            )
-        return None
+    def authorize(
+        self, headers: Mapping[str, str], *, via_proxy: bool = False
+    ) -> tuple[str, ForgeStorageError | None]:
+        """The installation a request reaches, and the 401 to answer (decision 1, §2.6)."""
+        key, denied = self.installations.resolve(
+            headers, required=self.auth_required, via_proxy=via_proxy
+        )
+        if denied is None and self.auth_required and self.allowed_tokens is not None:
+            token = headers.get("authorization", "").partition(" ")[2].strip()
+            if not via_proxy and token not in self.allowed_tokens:
+                denied = ForgeStorageError(
+                    "UNAUTHORIZED",
+                    "Unauthorized: the request provided an invalid or expired token",
+                )
+        return key, denied
 
     def record(self, call: StorageCall) -> None:
         with self._record_lock:
@@ -86,21 +95,34 @@ class Router:
 class RequestGate:
     """The router's side of one request (the :class:`~pytest_forge_storage.protocol.Gate`)."""
 
-    __slots__ = ("_request", "_router", "store")
+    __slots__ = ("_request", "_route", "_router", "installation", "store")
 
-    def __init__(self, router: Router, request: HttpRequest) -> None:
+    def __init__(self, router: Router, request: HttpRequest, route: Route) -> None:
         self._router = router
         self._request = request
+        self._route = route
+        self.installation = DEFAULT
         self.store: Engine = router.engine
 
     def authorize(self, headers: Mapping[str, str]) -> ForgeStorageError | None:
-        return self._router.unauthorized(headers)
+        key, denied = self._router.authorize(headers, via_proxy=self._route.via_proxy)
+        if key != self.installation:
+            self.installation = key
+            self.store = self._router.engine.partition(key)
+        return denied
+
+    def context_error(self, context_ari: object) -> ForgeStorageError | None:
+        return self._router.installations.context_error(self.installation, context_ari)
 
     def check(
         self, operation: str, key: str | None, entity_name: str | None
     ) -> ForgeStorageError | TransportFault | None:
         faults = self._router.faults
-        fault = faults.take(operation, key, entity_name) if faults else None
+        fault = (
+            faults.take(operation, key, entity_name, installation=self.installation)
+            if faults
+            else None
+        )
         if fault is None:
             return None
         if fault.transport is not None:
@@ -112,8 +134,10 @@ class RequestGate:
         if not faults:
             return None
 
-        def hook(key: object, entity_name: object) -> ForgeStorageError | None:
-            fault = faults.take(operation, key, entity_name, item=True)  # type: ignore[arg-type]
+        installation = self.installation
+
+        def hook(key: Any, entity_name: Any) -> ForgeStorageError | None:
+            fault = faults.take(operation, key, entity_name, item=True, installation=installation)
             if fault is None:
                 return None
             return ForgeStorageError(fault.code, fault.message, fault.status)
@@ -134,6 +158,22 @@ class RequestGate:
         self._router.record(
             StorageCall(
                 operation, api, key, entity_name, request, status, response, error_code,
-                self._request.url,
+                self._request.url, self.installation,
             )
         )  # fmt: skip
+
+
+def _jwks(request: HttpRequest) -> HttpResponse:
+    """Forge's JWKS document, with the fake's signing key (design §2.6)."""
+    if request.method.upper() not in ("GET", "HEAD"):
+        body = _json.dumps({"code": "METHOD_NOT_ALLOWED", "message": "Use GET"})
+        return HttpResponse(405, body, {**JSON_HEADERS, "allow": "GET"})
+    try:
+        from . import _keys
+
+        document = _keys.jwks()
+    except ImportError as missing:  # the invocations extra is not installed
+        body = _json.dumps({"code": "SERVICE_UNAVAILABLE", "message": str(missing)})
+        return HttpResponse(503, body, JSON_HEADERS)
+    body = b"" if request.method.upper() == "HEAD" else _json.dumps(document)
+    return HttpResponse(200, body, JSON_HEADERS)

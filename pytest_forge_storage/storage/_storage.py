@@ -150,7 +150,7 @@ class ForgeStorage:
 
     def reset(self) -> None:
         """Empty every store, forget calls and faults; entity declarations stay."""
-        self._engine.reset()
+        self._engine.reset_all()
         self._router.calls.clear()
         self._router.faults.clear()
 

@@ -14,7 +14,7 @@ from urllib.response import addinfourl
 
 import pytest
 
-from pytest_forge_storage import _keys
+from pytest_forge_storage.router import _keys
 
 START = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
 APP_ID = "ari:cloud:ecosystem::app/8db33809-1f32-48bb-8c52-5877dab48107"

@@ -14,7 +14,8 @@ import jwt
 import pytest
 from conftest import APP_ID, START, Clock
 
-from pytest_forge_storage import _fit, _keys, _tokens
+from pytest_forge_storage.router import _keys, _tokens
+from pytest_forge_storage.storage import _fit
 
 CLOUD_ID = "d0d52620-3203-4cfa-8db5-f2587155f0dd"
 

@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from pytest_forge_storage import _keys
+from pytest_forge_storage.router import _keys
 
 
 def _uint(text: str) -> int:
@@ -102,7 +102,8 @@ class Block:
 sys.meta_path.insert(0, Block())
 
 import pytest_forge_storage.plugin
-from pytest_forge_storage import _fit, _keys, _tokens
+from pytest_forge_storage.storage import _fit
+from pytest_forge_storage.router import _keys, _tokens
 
 registry = _tokens.TokenRegistry()
 token = registry.current("site-b")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import _keys
+from pytest_forge_storage.router import _keys
 
 ISSUER = "forge/invocation-token"  # reference §1.3, D
 ENVIRONMENT_TYPES = ("DEVELOPMENT", "STAGING", "PRODUCTION")  # reference §1.4, D
