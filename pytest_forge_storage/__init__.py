@@ -6,6 +6,8 @@ __all__ = [
     "BlockedRequestError",
     "ForgeStorage",
     "ForgeStorageError",
+    "Installation",
+    "Invocation",
     "StorageCall",
     "__version__",
     "mock_forge_storage",
@@ -19,17 +21,13 @@ from .router._calls import StorageCall
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .storage import ForgeStorage, mock_forge_storage
+    from .storage import ForgeStorage, Installation, Invocation, mock_forge_storage
 
 
 def __getattr__(name: str) -> Any:
     # The engine and its dependencies load on first use, not when pytest loads the plugin.
-    if name == "ForgeStorage":
-        from .storage import ForgeStorage
+    if name in ("ForgeStorage", "Installation", "Invocation", "mock_forge_storage"):
+        from . import storage
 
-        return ForgeStorage
-    if name == "mock_forge_storage":
-        from .storage import mock_forge_storage
-
-        return mock_forge_storage
+        return getattr(storage, name)
     raise AttributeError(f"module 'pytest_forge_storage' has no attribute {name!r}")

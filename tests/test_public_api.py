@@ -15,6 +15,8 @@ def test_public_names() -> None:
         "BlockedRequestError",
         "ForgeStorage",
         "ForgeStorageError",
+        "Installation",
+        "Invocation",
         "StorageCall",
         "__version__",
         "mock_forge_storage",

@@ -38,6 +38,8 @@ class EntityOperations:
     lock: threading.RLock
     kvs: KvsStore
     _entities: EntityRegistry
+    #: ``app.id`` of the last manifest loaded that has one.
+    manifest_app_id: str | None = None
 
     def _init_entities(self) -> None:
         self._entities = EntityRegistry()
@@ -64,6 +66,7 @@ class EntityOperations:
         or none; return their names."""
         decls = _manifest.load(path)
         self._define(decls, where=f"{os.fspath(path)}: ")
+        self.manifest_app_id = _manifest.app_id(path) or getattr(self, "manifest_app_id", None)
         return [decl.name for decl in decls]
 
     def _define(self, decls: list[EntityDecl], where: str = "") -> None:

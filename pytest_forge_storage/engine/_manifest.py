@@ -18,6 +18,19 @@ _MISSING = object()
 _ENTITY_KEYS = ("name", "attributes", "indexes")
 
 
+def app_id(path: str | os.PathLike[str]) -> str | None:
+    """The manifest's ``app.id`` (the app's ARI), or ``None`` when it has none."""
+    import yaml
+
+    with open(os.fspath(path), encoding="utf-8") as stream:
+        try:
+            document = yaml.safe_load(stream)
+        except yaml.YAMLError:
+            return None
+    found = _dig(document, "app", "id")
+    return found if isinstance(found, str) and found.strip() else None
+
+
 def load(path: str | os.PathLike[str]) -> list[EntityDecl]:
     """The entity declarations of the manifest at ``path``, all validated.
 

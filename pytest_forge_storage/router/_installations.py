@@ -78,20 +78,21 @@ class Installations:
         self,
         key: str,
         *,
-        product: str = "jira",
+        product: str | None = None,
         cloud_id: str | None = None,
-        environment: str = "production",
+        environment: str | None = None,
     ) -> Record:
-        """The record of ``key``, made on first use; again with other details is an error."""
+        """The record of ``key``, made on first use (a ``jira`` site in ``production`` unless
+        given); asking again with different details is an error."""
         wanted = _checked(key, product, cloud_id, environment)
         with self._lock:
             record = self._records.get(key)
             if record is None:
                 record = Record(
                     key,
-                    wanted["product"],
+                    wanted["product"] or "jira",
                     wanted["cloud_id"] or str(uuid.uuid4()),
-                    wanted["environment"],
+                    wanted["environment"] or "production",
                     f"ari:cloud:ecosystem::installation/{uuid.uuid4()}",
                 )
                 self._records[key] = record
@@ -189,7 +190,7 @@ class Installations:
 def _checked(key: Any, product: Any, cloud_id: Any, environment: Any) -> dict[str, Any]:
     if not isinstance(key, str) or not key.strip():
         raise ValueError(f"an installation key is a non-empty string such as 'site-b', not {key!r}")
-    if not isinstance(product, str) or not _PRODUCT.match(product):
+    if product is not None and (not isinstance(product, str) or not _PRODUCT.match(product)):
         raise ValueError(
             f"product must be a product name such as 'jira' or 'confluence', not {product!r}"
         )
@@ -197,7 +198,7 @@ def _checked(key: Any, product: Any, cloud_id: Any, environment: Any) -> dict[st
         raise ValueError(
             f"cloud_id must be a non-empty string (a site's cloud id), not {cloud_id!r}"
         )
-    if environment not in ENVIRONMENTS:
+    if environment is not None and environment not in ENVIRONMENTS:
         raise ValueError(
             f"environment must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}"
         )
@@ -205,11 +206,7 @@ def _checked(key: Any, product: Any, cloud_id: Any, environment: Any) -> dict[st
 
 
 def _same(record: Record, wanted: dict[str, Any]) -> None:
-    given = {
-        "product": wanted["product"],
-        "environment": wanted["environment"],
-        **({"cloud_id": wanted["cloud_id"]} if wanted["cloud_id"] is not None else {}),
-    }
+    given = {name: value for name, value in wanted.items() if value is not None}
     actual = {
         "product": record.product,
         "environment": record.environment,

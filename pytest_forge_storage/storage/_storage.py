@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any
 
 from pytest_forge_storage._errors import ForgeStorageError
 from pytest_forge_storage._http import HttpRequest, RouterResult
-from pytest_forge_storage._operations import DEFAULT_BASE_URL, check_operation
+from pytest_forge_storage._operations import DEFAULT_BASE_URL
 from pytest_forge_storage.engine import Engine
-from pytest_forge_storage.router import Router, StorageCall, describe_calls, make_fault
+from pytest_forge_storage.router import Router
 
-from ._views import EntityView, KvsView
+from ._installation import Installation
+from ._scope import Scope
+
+#: What an installation's entry in a snapshot says about it, beside its data.
+_DETAILS = {"product": "product", "cloudId": "cloud_id", "environment": "environment"}
 
 
-class ForgeStorage:
+class ForgeStorage(Scope):
     """An in-memory Forge hosted storage with Forge's semantics, limits and errors.
 
     Created for you by the ``forge_storage`` fixture or ``mock_forge_storage()``; while
@@ -40,8 +45,9 @@ class ForgeStorage:
         #: Let the Forge-origin requests that the fake does not serve (and no mock of yours
         #: answers) reach the network; storage is still served. Read at :meth:`start`.
         self.passthrough = False
-        self.kvs = KvsView(self._engine, secret=False)
-        self.secrets = KvsView(self._engine, secret=True)
+        self._init_scope(self._router, self._engine, None)
+        self._installations: dict[str, Installation] = {}
+        self._app_id = f"ari:cloud:ecosystem::app/{uuid.uuid4()}"
         self._interception: Any = None
         if manifest is not None:
             self.load_manifest(manifest)
@@ -110,31 +116,65 @@ class ForgeStorage:
     def auth(self, required: bool) -> None:
         self._router.auth_required = bool(required)
 
-    # -- seeding and inspection ----------------------------------------------------
-    def entity(self, name: str) -> EntityView:
-        """A mapping view of one custom entity's live records."""
-        self._engine.entity_declaration(name)  # raises for an undeclared entity
-        return EntityView(self._engine, name)
-
-    def set(
+    # -- installations -------------------------------------------------------------
+    def installation(
         self,
-        key: str,
-        value: Any,
+        key: str = "default",
         *,
-        ttl: timedelta | float | None = None,
-        entity: str | None = None,
-        secret: bool = False,
-    ) -> None:
-        """Seed one value, optionally with a TTL (``timedelta`` or seconds)."""
-        if entity is not None and secret:
-            raise ValueError("A value is either a secret or an entity record, not both")
-        seconds = _ttl_seconds(ttl)
-        value = copy.deepcopy(value)
-        if entity is not None:
-            self._engine.entity_put(entity, key, value, ttl=seconds)
-        else:
-            self._engine.put(key, value, secret=secret, ttl=seconds)
+        product: str | None = None,
+        cloud_id: str | None = None,
+        environment: str | None = None,
+    ) -> Installation:
+        """Installation ``key`` of the app (made on first use; the same object after).
 
+        A new installation is a ``product`` site (default ``"jira"``) with ``cloud_id``
+        (default: a fresh UUID) in ``environment`` (``"production"``, ``"staging"`` or
+        ``"development"``); asking again with different details raises ``ValueError``.
+
+        Each has its own storage partition, token and calls; ``"default"`` is what
+        ``storage.kvs`` and friends show and what tokens the fake did not issue reach.
+        """
+        record = self._router.installations.register(
+            key, product=product, cloud_id=cloud_id, environment=environment
+        )
+        found = self._installations.get(key)
+        if found is None:
+            found = self._installations[key] = Installation(self, record)
+        return found
+
+    @property
+    def installations(self) -> Mapping[str, Installation]:
+        """Every installation by key, the default one included (read-only)."""
+        for key in self._router.installations.records():
+            self.installation(key)
+        return MappingProxyType(dict(self._installations))
+
+    @property
+    def app_id(self) -> str:
+        """The app's ARI: ``app.id`` of a loaded manifest, else a generated
+        ``ari:cloud:ecosystem::app/<uuid>``; the ``aud`` of every invocation token."""
+        return self._engine.manifest_app_id or self._app_id
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        """How long a system token lives (default 2 hours, on the test's clock)."""
+        return self._router.installations.tokens.lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, lifetime: timedelta) -> None:
+        self._router.installations.tokens.lifetime = lifetime
+
+    @property
+    def strict_tokens(self) -> bool:
+        """With ``True``, a bearer token the fake did not issue is 401, not the default
+        installation's."""
+        return self._router.installations.strict
+
+    @strict_tokens.setter
+    def strict_tokens(self, strict: bool) -> None:
+        self._router.installations.strict = bool(strict)
+
+    # -- seeding and inspection ----------------------------------------------------
     def load_manifest(self, path: str | os.PathLike[str]) -> list[str]:
         """Declare the custom entities of a Forge ``manifest.yml``; returns their names."""
         return self._engine.load_manifest(path)
@@ -155,16 +195,39 @@ class ForgeStorage:
         self._router.faults.clear()
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything stored, in the ``data`` shape plus a ``metadata`` section."""
-        return self._engine.snapshot()
+        """Everything stored, in the ``data`` shape plus a ``metadata`` section; the other
+        installations under ``installations``, with their product, cloudId and environment."""
+        data = self._engine.snapshot()
+        records = self._router.installations.records()
+        for key, section in (data.get("installations") or {}).items():
+            record = records.get(key)
+            if record is not None:
+                section.update(record.describe())
+        return data
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Replace the stored data with a :meth:`snapshot` (or any ``data`` dict)."""
-        self._engine.restore(snapshot)
+        self._engine.restore(self._register(snapshot))
 
     def load_data(self, data: Mapping[str, Any]) -> None:
         """Add data in the marker's ``data`` shape to what is stored."""
-        self._engine.restore(data, replace=False)
+        self._engine.restore(self._register(data), replace=False)
+
+    def _register(self, data: Any) -> Any:
+        """Register the installations ``data`` names (with their details) and return ``data``
+        with the details taken out, for the engine."""
+        parts = data.get("installations") if isinstance(data, Mapping) else None
+        if not isinstance(parts, Mapping):
+            return data
+        plain: dict[str, Any] = {}
+        for key, section in parts.items():
+            if not isinstance(section, Mapping) or not isinstance(key, str) or key == "default":
+                plain[key] = section  # the engine says what is wrong with it
+                continue
+            details = {_DETAILS[name]: section[name] for name in _DETAILS if name in section}
+            self.installation(key, **details)
+            plain[key] = {name: v for name, v in section.items() if name not in _DETAILS}
+        return {**data, "installations": plain}
 
     def dump(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`snapshot` to a JSON file."""
@@ -183,146 +246,9 @@ class ForgeStorage:
                 ) from None
         self.restore(data)
 
-    # -- recorded calls ------------------------------------------------------------
-    @property
-    def calls(self) -> list[StorageCall]:
-        """Every storage call served, oldest first (faulted calls included)."""
-        return self._router.calls
-
-    def calls_to(
-        self,
-        operation: str | None = None,
-        *,
-        key: str | None = None,
-        entity_name: str | None = None,
-        api: Literal["rest", "graphql"] | None = None,
-    ) -> list[StorageCall]:
-        check_operation(operation)
-        return [
-            call
-            for call in list(self._router.calls)
-            if (operation is None or call.operation == operation)
-            and (key is None or call.key == key)
-            and (entity_name is None or call.entity_name == entity_name)
-            and (api is None or call.api == api)
-        ]
-
-    def assert_called(
-        self,
-        operation: str,
-        *,
-        key: str | None = None,
-        entity_name: str | None = None,
-        times: int | None = None,
-    ) -> None:
-        """Assert ``operation`` was called (``times`` times, when given)."""
-        __tracebackhide__ = True
-        found = self.calls_to(operation, key=key, entity_name=entity_name)
-        wanted = _describe_filter(operation, key, entity_name)
-        if times is None and not found:
-            raise AssertionError(
-                f"Expected a storage call {wanted}, but none was made.\n"
-                f"Recorded calls:\n{describe_calls(self.calls)}"
-            )
-        if times is not None and len(found) != times:
-            raise AssertionError(
-                f"Expected {times} storage call(s) {wanted}, but {_count(found)} made.\n"
-                f"Recorded calls:\n{describe_calls(self.calls)}"
-            )
-
-    def assert_not_called(self, operation: str | None = None, *, key: str | None = None) -> None:
-        """Assert no call was made (to ``operation``, for ``key``, when given)."""
-        __tracebackhide__ = True
-        found = self.calls_to(operation, key=key)
-        if found:
-            wanted = _describe_filter(operation, key, None)
-            raise AssertionError(
-                f"Expected no storage call {wanted}, but {_count(found)} made.\n"
-                f"Recorded calls:\n{describe_calls(self.calls)}"
-            )
-
-    # -- faults --------------------------------------------------------------------
-    def fail(
-        self,
-        operation: str | None = None,
-        *,
-        code: str = "RATE_LIMIT_EXCEEDED",
-        status: int | None = None,
-        message: str | None = None,
-        times: int | None = 1,
-        after: int = 0,
-        key: str | None = None,
-        entity_name: str | None = None,
-    ) -> None:
-        """Answer the next ``times`` matching calls with a Forge error instead of serving them.
-
-        A ``key`` with a batch operation (or with no operation) fails just that item of a
-        batch, the way a real partial failure looks.
-        """
-        self._router.faults.add(
-            make_fault(
-                operation,
-                code=code,
-                status=status,
-                message=message,
-                times=times,
-                after=after,
-                key=key,
-                entity_name=entity_name,
-            )
-        )
-
-    def fail_transport(
-        self,
-        operation: str | None = None,
-        *,
-        error: Literal["connection", "timeout"] = "connection",
-        times: int | None = 1,
-        after: int = 0,
-    ) -> None:
-        """Make the client raise its own connection or timeout error for matching calls."""
-        if error not in ("connection", "timeout"):
-            raise ValueError(f"error must be 'connection' or 'timeout', not {error!r}")
-        self._router.faults.add(
-            make_fault(
-                operation,
-                code="TRANSPORT_ERROR",
-                status=0,
-                message=f"{error} error",
-                times=times,
-                after=after,
-                key=None,
-                entity_name=None,
-                transport=error,
-            )
-        )
-
     def __repr__(self) -> str:
         state = "active" if self.active else "inactive"
         return (
             f"<ForgeStorage {state}: {len(self.kvs)} kvs, {len(self.secrets)} secrets, "
             f"{len(self.calls)} calls>"
         )
-
-
-def _ttl_seconds(ttl: timedelta | float | None) -> float | None:
-    """Seconds from a ``timedelta`` or a number; the engine checks the range."""
-    if ttl is None:
-        return None
-    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"ttl must be a datetime.timedelta or a number of seconds, not {ttl!r}")
-    return float(seconds)
-
-
-def _count(calls: list[StorageCall]) -> str:
-    return "1 was" if len(calls) == 1 else f"{len(calls)} were"
-
-
-def _describe_filter(operation: str | None, key: str | None, entity_name: str | None) -> str:
-    parts = [f"to {operation!r}" if operation else "of any operation"]
-    if entity_name is not None:
-        parts.append(f"on entity {entity_name!r}")
-    if key is not None:
-        parts.append(f"for key {key!r}")
-    return " ".join(parts)

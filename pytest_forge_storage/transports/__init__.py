@@ -4,6 +4,7 @@ While a fake is active, each client's one well-known seam is wrapped (see each m
 
 * :mod:`._requests` — ``requests.Session.get_adapter``;
 * :mod:`._httpx` — ``httpx.Client._transport_for_url`` and ``httpx.AsyncClient``'s;
+* :mod:`._urllib` — ``urllib.request.OpenerDirector.open``, for Forge's JWKS only;
 * :mod:`._guard` — ``socket.getaddrinfo``, for Forge origins only.
 
 A request to a Forge origin (the router's :meth:`~pytest_forge_storage.router.Origins.claims`
@@ -105,10 +106,10 @@ class _Active:
                     self._uninstall.pop()()
 
     def _install(self) -> None:
-        from . import _guard, _httpx, _requests
+        from . import _guard, _httpx, _requests, _urllib
 
         try:
-            for module in (_guard, _requests, _httpx):
+            for module in (_guard, _requests, _httpx, _urllib):
                 self._uninstall.append(module.install(self))
         except BaseException:
             while self._uninstall:
@@ -127,6 +128,14 @@ class _Active:
                 result = entry.handler(request)
                 if result is not None:
                     return result
+        return None
+
+    def serve_jwks(self, request: HttpRequest) -> RouterResult:
+        """The answer to a request for Forge's JWKS (the one thing urllib is served)."""
+        for entry in reversed(self.entries):
+            route = entry.origins.route(request.url)
+            if route is not None and route.protocol == "jwks":
+                return entry.handler(request)
         return None
 
     def blocks(self, host: str, port: int | None) -> bool:

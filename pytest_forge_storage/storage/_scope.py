@@ -1,0 +1,207 @@
+"""What a test holds for one installation, or for all of them: ``Scope``.
+
+:class:`~pytest_forge_storage.ForgeStorage` (every installation's calls, the default
+installation's data) and :class:`~pytest_forge_storage.Installation` (one installation's)
+share seeding views, recorded calls, assertions and faults; this module has them once.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from pytest_forge_storage._operations import check_operation
+from pytest_forge_storage.router import StorageCall, describe_calls, make_fault
+
+from ._views import EntityView, KvsView
+
+if TYPE_CHECKING:
+    from pytest_forge_storage.engine import Engine
+    from pytest_forge_storage.router import Router
+
+
+class Scope:
+    """Seeding, inspection, recorded calls and faults over one partition.
+
+    ``_installation`` is the installation whose calls and faults this scope sees (``None``:
+    every installation's, as ``ForgeStorage`` sees them).
+    """
+
+    _router: Router
+    _part: Engine
+    _installation: str | None
+
+    def _init_scope(self, router: Router, part: Engine, installation: str | None) -> None:
+        self._router = router
+        self._part = part
+        self._installation = installation
+        self.kvs = KvsView(part, secret=False)
+        self.secrets = KvsView(part, secret=True)
+
+    # -- seeding and inspection ----------------------------------------------------
+    def entity(self, name: str) -> EntityView:
+        """A mapping view of one custom entity's live records."""
+        self._part.entity_declaration(name)  # raises for an undeclared entity
+        return EntityView(self._part, name)
+
+    def set(
+        self,
+        key: str,
+        value: Any,
+        *,
+        ttl: timedelta | float | None = None,
+        entity: str | None = None,
+        secret: bool = False,
+    ) -> None:
+        """Seed one value, optionally with a TTL (``timedelta`` or seconds)."""
+        if entity is not None and secret:
+            raise ValueError("A value is either a secret or an entity record, not both")
+        seconds = _ttl_seconds(ttl)
+        value = copy.deepcopy(value)
+        if entity is not None:
+            self._part.entity_put(entity, key, value, ttl=seconds)
+        else:
+            self._part.put(key, value, secret=secret, ttl=seconds)
+
+    # -- recorded calls ------------------------------------------------------------
+    @property
+    def calls(self) -> list[StorageCall]:
+        """Every storage call served, oldest first (faulted calls included)."""
+        if self._installation is None:
+            return self._router.calls
+        return [c for c in list(self._router.calls) if c.installation == self._installation]
+
+    def calls_to(
+        self,
+        operation: str | None = None,
+        *,
+        key: str | None = None,
+        entity_name: str | None = None,
+        api: Literal["rest", "graphql"] | None = None,
+    ) -> list[StorageCall]:
+        check_operation(operation)
+        return [
+            call
+            for call in list(self._router.calls)
+            if (self._installation is None or call.installation == self._installation)
+            and (operation is None or call.operation == operation)
+            and (key is None or call.key == key)
+            and (entity_name is None or call.entity_name == entity_name)
+            and (api is None or call.api == api)
+        ]
+
+    def assert_called(
+        self,
+        operation: str,
+        *,
+        key: str | None = None,
+        entity_name: str | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Assert ``operation`` was called (``times`` times, when given)."""
+        __tracebackhide__ = True
+        found = self.calls_to(operation, key=key, entity_name=entity_name)
+        wanted = _describe_filter(operation, key, entity_name)
+        if times is None and not found:
+            raise AssertionError(
+                f"Expected a storage call {wanted}, but none was made.\n"
+                f"Recorded calls:\n{describe_calls(self.calls)}"
+            )
+        if times is not None and len(found) != times:
+            raise AssertionError(
+                f"Expected {times} storage call(s) {wanted}, but {_count(found)} made.\n"
+                f"Recorded calls:\n{describe_calls(self.calls)}"
+            )
+
+    def assert_not_called(self, operation: str | None = None, *, key: str | None = None) -> None:
+        """Assert no call was made (to ``operation``, for ``key``, when given)."""
+        __tracebackhide__ = True
+        found = self.calls_to(operation, key=key)
+        if found:
+            wanted = _describe_filter(operation, key, None)
+            raise AssertionError(
+                f"Expected no storage call {wanted}, but {_count(found)} made.\n"
+                f"Recorded calls:\n{describe_calls(self.calls)}"
+            )
+
+    # -- faults --------------------------------------------------------------------
+    def fail(
+        self,
+        operation: str | None = None,
+        *,
+        code: str = "RATE_LIMIT_EXCEEDED",
+        status: int | None = None,
+        message: str | None = None,
+        times: int | None = 1,
+        after: int = 0,
+        key: str | None = None,
+        entity_name: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching calls with a Forge error instead of serving them.
+
+        A ``key`` with a batch operation (or with no operation) fails just that item of a
+        batch, the way a real partial failure looks.
+        """
+        self._router.faults.add(
+            make_fault(
+                operation,
+                code=code,
+                status=status,
+                message=message,
+                times=times,
+                after=after,
+                key=key,
+                entity_name=entity_name,
+                installation=self._installation,
+            )
+        )
+
+    def fail_transport(
+        self,
+        operation: str | None = None,
+        *,
+        error: Literal["connection", "timeout"] = "connection",
+        times: int | None = 1,
+        after: int = 0,
+    ) -> None:
+        """Make the client raise its own connection or timeout error for matching calls."""
+        if error not in ("connection", "timeout"):
+            raise ValueError(f"error must be 'connection' or 'timeout', not {error!r}")
+        self._router.faults.add(
+            make_fault(
+                operation,
+                code="TRANSPORT_ERROR",
+                status=0,
+                message=f"{error} error",
+                times=times,
+                after=after,
+                key=None,
+                entity_name=None,
+                transport=error,
+                installation=self._installation,
+            )
+        )
+
+
+def _ttl_seconds(ttl: timedelta | float | None) -> float | None:
+    """Seconds from a ``timedelta`` or a number; the engine checks the range."""
+    if ttl is None:
+        return None
+    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"ttl must be a datetime.timedelta or a number of seconds, not {ttl!r}")
+    return float(seconds)
+
+
+def _count(calls: list[StorageCall]) -> str:
+    return "1 was" if len(calls) == 1 else f"{len(calls)} were"
+
+
+def _describe_filter(operation: str | None, key: str | None, entity_name: str | None) -> str:
+    parts = [f"to {operation!r}" if operation else "of any operation"]
+    if entity_name is not None:
+        parts.append(f"on entity {entity_name!r}")
+    if key is not None:
+        parts.append(f"for key {key!r}")
+    return " ".join(parts)
