@@ -17,7 +17,7 @@ class ForgeStorageError(Exception):
 
     def __init__(self, code: str, message: str | None = None, status: int | None = None) -> None:
         self.code = code
-        self.message = _bounded(message) if message is not None else message_for(code)
+        self.message = bounded(message) if message is not None else message_for(code)
         self.status = status if status is not None else status_for(code)
         super().__init__(self.code, self.message, self.status)
 
@@ -35,7 +35,8 @@ class ForgeStorageError(Exception):
 MESSAGE_MAX_LENGTH = 1000
 
 
-def _bounded(message: str) -> str:
+def bounded(message: str) -> str:
+    """``message``, its middle elided past :data:`MESSAGE_MAX_LENGTH` characters."""
     if len(message) <= MESSAGE_MAX_LENGTH:
         return message
     elided = len(message) - 900

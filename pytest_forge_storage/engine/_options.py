@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_forge_storage import _limits
+from pytest_forge_storage._clock import now_ms
 from pytest_forge_storage._errors import ForgeStorageError
 
 from ._items import Item
@@ -44,6 +45,8 @@ class SetOptions:
         if unknown:
             raise ForgeStorageError("BAD_REQUEST", f"options.{unknown[0]} is not allowed here")
         ttl = ttl_seconds(options["ttl"]) if options.get("ttl") is not None else None
+        if ttl is not None:
+            check_horizon(ttl)
         policy = options.get("keyPolicy")
         if policy is not None:
             one_of("options.keyPolicy", policy, KEY_POLICIES)
@@ -131,6 +134,21 @@ def kvs_prefix(where: Any) -> str:
     return validate_key(values[0])
 
 
+#: 9999-12-31T23:59:59.999Z: the last instant an ISO-8601 ``expireTime`` can name.
+LAST_EXPIRY_MS = 253_402_300_799_999
+
+
+def check_horizon(ttl: float) -> None:
+    """400 ``BAD_REQUEST`` for a TTL whose expiry would pass 9999-12-31 (only a clock moved
+    near year 9999 gets there): its ``expireTime`` could not be written."""
+    if now_ms() + ttl * 1000 > LAST_EXPIRY_MS:
+        raise ForgeStorageError(
+            "BAD_REQUEST",
+            "ttl would make the item expire after 9999-12-31T23:59:59.999Z, which an "
+            "expireTime cannot express; use a shorter ttl (or a clock before year 9999)",
+        )
+
+
 def seed_ttl_ms(ttl: Any) -> int | None:
     """A seeding TTL in seconds (fractions allowed) as milliseconds: positive, at most a year."""
     if ttl is None:
@@ -144,4 +162,5 @@ def seed_ttl_ms(ttl: Any) -> int | None:
             "BAD_REQUEST",
             f"ttl must be at most 1 year ({_limits.TTL_MAX_SECONDS} seconds), got {ttl}",
         )
+    check_horizon(ttl)
     return max(1, round(ttl * 1000))

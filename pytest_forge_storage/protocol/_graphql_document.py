@@ -51,7 +51,12 @@ STORAGE_ROOT_FIELDS = frozenset(
 #: A storage field name anywhere in a text that does not parse.
 _MENTION = re.compile(r"\bappStor(?:age|ed)[A-Za-z]*")
 
-CACHE_SIZE = 256
+#: Design §3: the parsed-document cache holds at most this much source text, process-wide.
+CACHE_BYTES = 16 * 1024 * 1024
+#: Design §3: storage fields (root fields and aliases, mutation fields counted inside their
+#: namespace) one document may run; past it, a 400 naming the cap.
+MAX_FIELDS = 100
+MUTATION_NAMESPACES = frozenset({"appStorage", "appStorageCustomEntity"})
 
 
 def is_storage_field(name: str) -> bool:
@@ -73,6 +78,9 @@ class Selection(NamedTuple):
     #: The document to validate and execute (the whole document, or the chosen
     #: operation with the fragments it uses when other operations are not storage).
     executable: DocumentNode | None = None
+    error_type: str = "GRAPHQL_VALIDATION_FAILED"
+    #: Storage fields the operation runs (root fields and aliases).
+    fields: int = 0
 
 
 _NOT_OURS = Selection(False)
@@ -134,6 +142,14 @@ class Document:
         if operation_name not in ours:
             return _NOT_OURS
         names = roots[operation_name]
+        count = self._field_count(self.operations[operation_name].selection_set)
+        if count > MAX_FIELDS:
+            return Selection(
+                True,
+                f"The document runs {count} storage fields; at most {MAX_FIELDS} root fields or "
+                "aliases per document are served (pytest-forge-storage's cap: split the request)",
+                error_type="BAD_REQUEST",
+            )
         others = sorted(n for n in names if not is_storage_field(n) and not n.startswith("__"))
         if others:
             storage = sorted(n for n in names if is_storage_field(n))
@@ -146,12 +162,13 @@ class Document:
             )
         assert self.ast is not None
         if len(ours) == len(self.operations):
-            return Selection(True, executable=self.ast)
+            return Selection(True, executable=self.ast, fields=count)
         operation = self.operations[operation_name]
         used = self._fragments_used(operation.selection_set)
         return Selection(
             True,
             executable=DocumentNode(definitions=(operation, *(self.fragments[n] for n in used))),
+            fields=count,
         )
 
     def _root_names(self, selection_set: SelectionSetNode) -> set[str]:
@@ -170,6 +187,38 @@ class Document:
                         seen.add(name)
                         stack.append(self.fragments[name].selection_set)
         return names
+
+    def _field_count(self, selection_set: SelectionSetNode, depth: int = 0) -> int:
+        """Root fields (and aliases), with each mutation namespace's fields counted instead of
+        the namespace; fragments followed (each fragment name once per path)."""
+        count = 0
+        stack: list[tuple[SelectionSetNode, frozenset[str]]] = [(selection_set, frozenset())]
+        while stack:
+            selections, seen = stack.pop()
+            for node in selections.selections:
+                if isinstance(node, FieldNode):
+                    nested = node.selection_set
+                    if depth == 0 and node.name.value in MUTATION_NAMESPACES and nested:
+                        count += self._field_count(nested, depth + 1)
+                    elif not node.name.value.startswith("__"):
+                        count += 1
+                elif isinstance(node, InlineFragmentNode):
+                    stack.append((node.selection_set, seen))
+                elif isinstance(node, FragmentSpreadNode):
+                    name = node.name.value
+                    if name not in seen and name in self.fragments:
+                        stack.append((self.fragments[name].selection_set, seen | {name}))
+        return count
+
+    @property
+    def cacheable(self) -> bool:
+        """Worth keeping: it parsed and has storage fields (other documents are not ours)."""
+        if self.ast is None:
+            return False
+        return any(
+            any(map(is_storage_field, self._root_names(op.selection_set)))
+            for op in self.operations.values()
+        )
 
     def _fragments_used(self, selection_set: SelectionSetNode) -> list[str]:
         used: dict[str, None] = {}
@@ -198,19 +247,28 @@ class Document:
 
 
 _cache: OrderedDict[str, Document] = OrderedDict()
+_cache_bytes = 0
 _cache_lock = threading.Lock()
 
 
 def document(source: str) -> Document:
-    """The parsed document for ``source``, from an LRU cache of :data:`CACHE_SIZE` texts."""
+    """The parsed document for ``source``, from an LRU cache of at most :data:`CACHE_BYTES`
+    of source text, which keeps only storage documents that parse."""
+    global _cache_bytes
     with _cache_lock:
         found = _cache.get(source)
         if found is not None:
             _cache.move_to_end(source)
             return found
     parsed = Document(source)
+    size = len(source)
+    if size > CACHE_BYTES or not parsed.cacheable:
+        return parsed
     with _cache_lock:
-        _cache[source] = parsed
-        if len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        if source not in _cache:
+            _cache[source] = parsed
+            _cache_bytes += size
+        while _cache_bytes > CACHE_BYTES:
+            _, evicted = _cache.popitem(last=False)
+            _cache_bytes -= len(evicted.source)
     return parsed

@@ -29,6 +29,7 @@ from graphql import (
     build_schema,
 )
 
+from pytest_forge_storage import _json
 from pytest_forge_storage._errors import ForgeStorageError
 from pytest_forge_storage.engine import Engine
 from pytest_forge_storage.protocol._graphql_fields import (
@@ -67,7 +68,10 @@ class PendingCall:
 class Context:
     """Per-request state shared by the resolvers."""
 
-    __slots__ = ("calls", "context_check", "dry", "engine", "faults", "variables")
+    __slots__ = (
+        "calls", "context_check", "dry", "engine", "faults", "size", "size_budget",
+        "too_large", "variables",
+    )  # fmt: skip
 
     def __init__(
         self, engine: Engine, variables: Mapping[str, Any], *, dry: bool = False,
@@ -80,6 +84,10 @@ class Context:
         self.faults = faults
         self.context_check = context_check
         self.calls: list[PendingCall] = []
+        #: With a budget, the JSON size of the fields served so far (design §3: 32 MiB cap).
+        self.size_budget: int | None = None
+        self.size = 0
+        self.too_large = False
 
 
 class FieldError(Exception):
@@ -147,7 +155,7 @@ def _storage_resolver(describe: Describe, run: Run, *, mutation: bool) -> Callab
             path, operation, key, entity_name, recorded_request(info, args, ctx.variables)
         )
         ctx.calls.append(call)
-        if ctx.dry:
+        if ctx.dry or ctx.too_large:
             return None
         try:
             fault = ctx.faults.get(path) if ctx.faults else None
@@ -158,7 +166,13 @@ def _storage_resolver(describe: Describe, run: Run, *, mutation: bool) -> Callab
             refused = ctx.context_check(context_ari) if ctx.context_check else None
             if refused is not None:
                 raise refused
-            return run(ctx.engine, given)
+            result = run(ctx.engine, given)
+            if ctx.size_budget is not None:
+                ctx.size += len(_json.dumps(result))
+                if ctx.size > ctx.size_budget:
+                    ctx.too_large = True
+                    return None
+            return result
         except ForgeStorageError as exc:
             call.error_code = exc.code
             if mutation:

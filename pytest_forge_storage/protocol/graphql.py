@@ -31,9 +31,9 @@ import graphql.execution
 from graphql import DocumentNode, GraphQLError, execute_sync
 
 from pytest_forge_storage import _json
-from pytest_forge_storage._errors import ForgeStorageError
+from pytest_forge_storage._errors import ForgeStorageError, bounded
 from pytest_forge_storage._http import JSON_HEADERS, HttpRequest, HttpResponse, TransportFault
-from pytest_forge_storage._masking import MASK
+from pytest_forge_storage._masking import mask_text, scalars
 
 from ._gate import Gate
 from ._graphql_document import document, mentions_storage
@@ -43,6 +43,8 @@ __all__ = ["handle"]
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+#: Design §3: the cap on one GraphQL response.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 #: HTTP statuses a fault answers for the whole request: the gateway's own errors
 #: (auth, rate limiting, server errors). Other statuses fail only the faulted field.
 WHOLE_REQUEST_STATUSES = frozenset({401, 403, 429})
@@ -56,6 +58,7 @@ class Envelope(NamedTuple):
     operation_name: str | None = None
     variables: dict[str, Any] | None = None
     query: str = ""
+    fields: int = 1
 
 
 def handle(request: HttpRequest, gate: Gate) -> HttpResponse | TransportFault | None:
@@ -121,7 +124,8 @@ def _envelope(request: HttpRequest) -> Envelope | None:
     assert isinstance(payload, dict)
     doc = document(query)
     if doc.syntax_error is not None:
-        return Envelope(graphql_errors(400, [doc.syntax_error], PARSE_FAILED))
+        echoed = _echoed(query, payload.get("variables"))
+        return Envelope(graphql_errors(400, [doc.syntax_error], PARSE_FAILED, echoed))
     operation_name = payload.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         return _refuse("operationName must be a string or null", VALIDATION_FAILED)
@@ -129,7 +133,7 @@ def _envelope(request: HttpRequest) -> Envelope | None:
     if not selection.storage:
         return None
     if selection.error is not None:
-        return _refuse(selection.error, VALIDATION_FAILED)
+        return _refuse(selection.error, selection.error_type)
     assert selection.executable is not None
     variables = payload.get("variables")
     if variables is None:
@@ -139,7 +143,7 @@ def _envelope(request: HttpRequest) -> Envelope | None:
     errors = doc.validation_errors(schema(), selection.executable)
     if errors:
         return Envelope(graphql_errors(400, errors, VALIDATION_FAILED, _echoed(query, variables)))
-    return Envelope(None, selection.executable, operation_name, variables, query)
+    return Envelope(None, selection.executable, operation_name, variables, query, selection.fields)
 
 
 def _refuse(message: str, error_type: str, status: int = 400) -> Envelope:
@@ -183,8 +187,12 @@ def _execute(
 ) -> HttpResponse:
     store = gate.store
     ctx = Context(store, envelope.variables or {}, faults=faults, context_check=gate.context_error)
+    if envelope.fields > 1:  # one field cannot pass the cap; several are measured as they run
+        ctx.size_budget = MAX_RESPONSE_BYTES
     with store.lock:  # the fields of one document run atomically
         result = _run(envelope, ctx)
+    if ctx.too_large:
+        return _too_large()
     if result.data is None:  # variables that do not coerce: a request error
         echoed = _echoed(envelope.query, envelope.variables)
         return graphql_errors(400, result.errors or [], VALIDATION_FAILED, echoed)
@@ -202,7 +210,18 @@ def _execute(
             _record(gate, call, request, 200, encode(error), code)
         else:
             _record(gate, call, request, 200, encode(_at(result.data, call.path)), call.error_code)
-    return HttpResponse(200, encode(response), JSON_HEADERS)
+    body = encode(response)
+    if len(body) > MAX_RESPONSE_BYTES:
+        return _too_large()
+    return HttpResponse(200, body, JSON_HEADERS)
+
+
+def _too_large() -> HttpResponse:
+    message = (
+        f"The response would be over {MAX_RESPONSE_BYTES // 2**20} MiB, the cap on one GraphQL "
+        "response (pytest-forge-storage's): ask for fewer fields or smaller pages"
+    )
+    return HttpResponse(400, error_body(message, "BAD_REQUEST", 400), JSON_HEADERS)
 
 
 def _at(data: Any, path: tuple[str | int, ...]) -> Any:
@@ -236,44 +255,37 @@ def graphql_errors(
     status: int, errors: list[GraphQLError], error_type: str, echoed: frozenset[str] = frozenset()
 ) -> HttpResponse:
     formatted = [_formatted(e, error_type, status) for e in errors]
-    for error in formatted:
-        for text in echoed:
-            for quoted in {repr(text), json.dumps(text), json.dumps(text, ensure_ascii=False)}:
-                error["message"] = error["message"].replace(quoted, f"'{MASK}'")
+    if echoed:
+        for error in formatted:
+            error["message"] = mask_text(error["message"], echoed)
     return HttpResponse(status, encode({"errors": formatted}), JSON_HEADERS)
 
 
 _STRING_LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+#: Numbers and booleans written in a document, as graphql-core echoes them.
+_SCALAR_LITERAL = re.compile(r"(?<![\w.$])(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false)(?![\w.])")
 
 
 def _echoed(query: str, variables: Any) -> frozenset[str]:
-    """The strings that graphql-core's messages may echo from a request that touches secrets.
+    """The scalars that graphql-core's messages may echo from a request that touches secrets.
 
-    Coercion and validation errors print the offending input whole (``found: {key: ...,
-    value: ...}``), secret value included; quoted, these strings are masked in the message.
+    Coercion, validation and syntax errors print the offending input (``found: {key: ...,
+    value: ...}``, ``got invalid value 12345``), secret value included: every string, number
+    and boolean of the variables and the document is masked in the messages.
     """
-    secret = "encrypted" in query
-    found: set[str] = set()
-    stack = [variables]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            secret = secret or "encrypted" in node
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, str):
-            found.add(node)
-    if not secret:
+    if "encrypted" not in query and "encrypted" not in json.dumps(variables, default=str):
         return frozenset()
+    found = scalars(variables)
     for literal in _STRING_LITERAL.findall(query):
         with contextlib.suppress(ValueError):
             found.add(json.loads(f'"{literal}"'))
+    found.update(match.group(1) for match in _SCALAR_LITERAL.finditer(query))
     return frozenset(found)
 
 
 def _formatted(error: GraphQLError, error_type: str, status: int) -> dict[str, Any]:
     formatted: dict[str, Any] = dict(error.formatted)
+    formatted["message"] = bounded(str(formatted.get("message", "")))  # never echo 1 MB names
     extensions = formatted.get("extensions") or {}
     if "errorType" not in extensions:
         formatted["extensions"] = {**extensions, "errorType": error_type, "statusCode": status}

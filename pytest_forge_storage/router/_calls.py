@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pytest_forge_storage._masking import mask_secret_response, mask_values
+from pytest_forge_storage._masking import mask_request, mask_secret_response, scalars
 from pytest_forge_storage._operations import SECRET_OPERATIONS
 
 
@@ -78,12 +78,16 @@ class StorageCall:
         return self.operation in SECRET_OPERATIONS
 
     def masked_request(self) -> Any:
-        return mask_values(_decode(self._request_raw)) if self.secret else self.request
+        """``request`` as it may be shown: a secret call's is masked (see ``_masking``)."""
+        return mask_request(self._request_raw, self.key) if self.secret else self.request
 
     def masked_response(self) -> Any:
+        """``response`` as it may be shown: a secret call's keeps only what is never secret."""
         if not self.secret:
             return self.response
-        return mask_secret_response(_decode(self._response_raw), self.key)
+        sent = _decode(self._request_raw)
+        secrets = frozenset(scalars(sent)) if not isinstance(sent, str) else frozenset({sent})
+        return mask_secret_response(_decode(self._response_raw), self.key, secrets=secrets)
 
     def summary(self) -> str:
         """One line: ``rest set key='k' -> 204`` (no values, so nothing secret)."""

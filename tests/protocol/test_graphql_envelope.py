@@ -229,9 +229,12 @@ def test_documents_are_parsed_once_and_the_schema_is_built_once(storage: ForgeSt
 def test_the_document_cache_is_bounded() -> None:
     from pytest_forge_storage.protocol import _graphql_document
 
-    for i in range(_graphql_document.CACHE_SIZE + 10):
+    # Bounded by source bytes (design §3: 16 MiB), not by count: issue 13 found 256 texts of
+    # 16 MiB each retained. tests/protocol/test_graphql_limits.py has the byte-level checks.
+    for i in range(300):
         _graphql_document.document(f'{{ appStoredEntity(key: "k{i}") {{ value }} }}')
-    assert len(_graphql_document._cache) == _graphql_document.CACHE_SIZE
+    assert _graphql_document._cache_bytes <= _graphql_document.CACHE_BYTES
+    assert _graphql_document._cache_bytes == sum(len(t) for t in _graphql_document._cache)
 
 
 def test_graphql_core_is_imported_only_for_graphql_requests() -> None:

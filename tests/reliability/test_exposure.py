@@ -340,3 +340,99 @@ def test_graphql_needs_a_valid_bearer_token(door: Door, path: str, query: str) -
     assert dict(door.storage.kvs) == {}
     answer = door.send("POST", path, body, {**JSON, "Authorization": "Bearer t1"})
     assert answer.status == 200, answer
+
+
+# -- round 2: malformed bodies, every JSON type, echoes (issue 13) ------------------------------
+
+
+FORGE_REST = "https://api.atlassian.com/forge/storage/kvs/v1/"
+FORGE_GRAPHQL = "https://api.atlassian.com/graphql"
+BEARER = {"Authorization": "Bearer t", "Content-Type": "application/json"}
+
+
+def _shown(storage: Any) -> str:
+    """Everything the fake prints about its calls: reprs, summaries, assertion messages."""
+    from pytest_forge_storage.router import describe_calls
+
+    parts = [repr(call) for call in storage.calls] + [str(call) for call in storage.calls]
+    parts.append(describe_calls(storage.calls))
+    for operation in ("get", "secret/set"):
+        with pytest.raises(AssertionError) as caught:
+            storage.assert_called(operation, times=99)
+        parts.append(str(caught.value))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"key": "k", "value": "%s",}', id="trailing comma"),
+        pytest.param('{"key": "k", "value": "%s"}'.encode("latin-1"), id="latin-1"),
+        pytest.param(b'{"key": "k", "valeu": "%s"}', id="misspelled member"),
+        pytest.param(b'{"key": "k", "value": {"nested": ["%s"]}, "extra": 1}', id="extra member"),
+        pytest.param(b'"%s"', id="bare string"),
+        pytest.param(b'["%s"]', id="array"),
+        pytest.param(b'{"key": "k", "value": "%s"', id="truncated"),
+    ],
+)
+def test_malformed_secret_sets_never_print_the_secret(forge_storage: Any, body: bytes) -> None:
+    import requests
+
+    secret = "s\u00e9cr\u00e9t-" + "0451-latin"
+    latin = body.decode("latin-1").isascii() and body == b'{"key": "k", "value": "%s"}'
+    sent = body.replace(b"%s", secret.encode("latin-1" if latin else "utf-8"))
+    r = requests.post(FORGE_REST + "secret/set", data=sent, headers=BEARER, timeout=5)
+    assert r.status_code == 400
+    shown = _shown(forge_storage)
+    assert secret not in shown
+    assert "0451-latin" not in shown
+
+
+@pytest.mark.parametrize("value", [9_831_274_655, -4.25e17, [7_771_234, {"n": 5_550_123}]])
+def test_graphql_errors_never_echo_non_string_secrets(forge_storage: Any, value: Any) -> None:
+    import requests
+
+    # A number where the schema wants a Boolean: graphql-core's message echoes the input.
+    query = (
+        "mutation m($input: SetAppStoredEntityMutationInput!) { appStorage { "
+        "setAppStoredEntity(input: $input) { success } } }"
+    )
+    variables = {"input": {"key": "k", "value": value, "encrypted": value}}
+    r = requests.post(
+        FORGE_GRAPHQL,
+        json={"query": query, "variables": variables},
+        headers=BEARER,
+        timeout=5,
+    )
+    assert r.status_code == 400
+    text = r.text + _shown(forge_storage)
+    for number in ("9831274655", "-4.25e+17", "7771234", "5550123"):
+        assert number not in text
+
+
+def test_graphql_literal_secrets_are_masked_in_syntax_errors(forge_storage: Any) -> None:
+    import requests
+
+    query = (
+        'mutation { appStorage { setAppStoredEntity(input: {key: "k", value: 88123456, '
+        "encrypted: true) { success } } }"  # the object is not closed
+    )
+    r = requests.post(FORGE_GRAPHQL, json={"query": query}, headers=BEARER, timeout=5)
+    assert r.status_code == 400
+    assert "88123456" not in r.text
+
+
+def test_one_megabyte_names_are_not_echoed_in_full(forge_storage: Any) -> None:
+    import requests
+
+    name = "appStoredEntity" + "x" * 1_000_000
+    r = requests.post(
+        FORGE_GRAPHQL,
+        json={"query": f"{{ {name} {{ value }} }}"},
+        headers=BEARER,
+        timeout=5,
+    )
+    assert r.status_code == 400
+    message = r.json()["errors"][0]["message"]
+    assert len(message) <= 1_000
+    assert "characters elided" in message
