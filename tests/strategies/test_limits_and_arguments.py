@@ -195,6 +195,36 @@ def test_overrides_draw_from_your_strategy_filtered_to_the_type(data: st.DataObj
     assert 0 <= record["n"] <= _limits.INT32_MAX
 
 
+@FEW
+@given(data=st.data())
+def test_records_keep_within_the_index_byte_limits(data: st.DataObject) -> None:
+    # An indexed string is at most 900 bytes (range) and 1,700 (partition, combined): a
+    # record over them is never drawn, even from an override that allows it.
+    storage = ForgeStorage()
+    storage.define_entity(
+        "thing", {"name": "string", "team": "string"}, [{"name": "by-name", "range": ["name"]}]
+    )
+    long_name = "\u00e9" * 451  # 902 bytes
+    overrides = {"name": st.sampled_from([long_name, "short"])}
+    record = data.draw(entity_values(storage, "thing", required=["name"], overrides=overrides))
+    assert record["name"] == "short"
+
+
+@FEW
+@given(value=values(max_depth=0, min_bytes=100, max_bytes=100))
+def test_scalars_padded_to_min_bytes_become_strings_of_that_size(value: Any) -> None:
+    assert isinstance(value, str)
+    assert encoded_size(value) == 100
+
+
+@FEW
+@given(data=st.data())
+def test_required_false_is_no_attribute_required(data: st.DataObject) -> None:
+    storage = ForgeStorage()
+    storage.define_entity("thing", {"n": "integer"})
+    assert set(data.draw(entity_values(storage, "thing", required=False))) <= {"n"}
+
+
 def test_an_override_that_never_fits_the_type_is_reported_by_hypothesis() -> None:
     storage = ForgeStorage()
     storage.define_entity("thing", {"n": "integer"})
