@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# Install pytest-forge-storage and the example Forge remote into examples/.venv, then run
-# the example's tests. Re-running reuses the virtual environment and reinstalls only when
-# a pyproject.toml changed. Extra arguments go to pytest: bash examples/run.sh -k retry -v
+# Install pytest-forge-storage and the example Forge remotes into examples/.venv, then run
+# each example's tests. Re-running reuses the virtual environment and reinstalls only when
+# a pyproject.toml changed. Extra arguments go to every pytest run:
+#   bash examples/run.sh -k retry -v
+#   EXAMPLES=fastapi_service bash examples/run.sh     # one example only
+# The exit status is pytest's: that of the first example whose tests failed. An example
+# where no test matched the arguments (pytest's exit 5) is no failure, unless none matched
+# anywhere.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-example="$here/settings_service"
+all_examples=(settings_service fastapi_service)
+read -r -a examples <<<"${EXAMPLES:-${all_examples[*]}}"
 venv="$here/.venv"
 python="${PYTHON:-python3}"
 
+for example in "${examples[@]}"; do
+    if [ ! -f "$here/$example/pyproject.toml" ]; then
+        echo "run.sh: no example named '$example' (EXAMPLES takes: ${all_examples[*]})" >&2
+        exit 2
+    fi
+done
 if ! command -v "$python" >/dev/null 2>&1; then
     echo "run.sh: $python not found; install Python 3.10 or newer, or set PYTHON=/path/to/python" >&2
     exit 1
@@ -29,14 +41,45 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys' >/dev/nul
     "$venv/bin/python" -m pip install -qq --disable-pip-version-check --upgrade pip
 fi
 
+# Every example is installed, whichever run: the stamp stays valid across EXAMPLES choices.
 stamp="$venv/.installed"
-wanted="$(cat "$root/pyproject.toml" "$example/pyproject.toml" | cksum)"
+wanted="$(cat "$root/pyproject.toml" "$here"/*/pyproject.toml | cksum)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
-    echo "Installing pytest-forge-storage and the example into $venv"
-    "$venv/bin/python" -m pip install -qq --disable-pip-version-check \
-        --editable "$root" --editable "$example[test]"
+    echo "Installing pytest-forge-storage and the examples into $venv"
+    editables=(--editable "$root")
+    for example in "${all_examples[@]}"; do
+        editables+=(--editable "$here/$example[test]")
+    done
+    if ! "$venv/bin/python" -m pip install -qq --disable-pip-version-check "${editables[@]}"; then
+        rm -f "$stamp"
+        echo "run.sh: installing into $venv failed (see pip's message above)" >&2
+        exit 1
+    fi
     echo "$wanted" >"$stamp"
 fi
 
-cd "$example"
-exec "$venv/bin/python" -m pytest "$@"
+failed=() ran=0 first_status=0
+for example in "${examples[@]}"; do
+    echo "=== examples/$example"
+    set +e
+    (cd "$here/$example" && "$venv/bin/python" -m pytest "$@")
+    status=$?
+    set -e
+    case $status in
+        0) ran=$((ran + 1)) ;;
+        5) echo "(no test in examples/$example matched)" ;;
+        *)
+            failed+=("$example (pytest exit $status)")
+            [ "$first_status" -eq 0 ] && first_status=$status
+            ;;
+    esac
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "run.sh: tests failed in: ${failed[*]}" >&2
+    exit "$first_status"
+fi
+if [ "$ran" -eq 0 ]; then
+    echo "run.sh: no test matched in any example" >&2
+    exit 5
+fi

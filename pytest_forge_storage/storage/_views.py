@@ -63,6 +63,15 @@ class EntityView(MutableMapping[str, dict[str, Any]]):
         self._engine = engine
         self.name = name
 
+    @property
+    def declaration(self) -> dict[str, Any]:
+        """The entity as declared, in manifest form: ``{"name", "attributes", "indexes"}``.
+
+        A fresh copy each time (read-only: changing it changes nothing); ``attributes`` maps
+        each name to ``{"type": ...}``, and ``indexes`` is present when the entity has any.
+        """
+        return self._engine.entity_declaration(self.name).to_manifest()
+
     def __getitem__(self, key: str) -> dict[str, Any]:
         try:
             found = self._engine.entity_get(self.name, key)
