@@ -5,7 +5,8 @@ Each adapter normalises what its client sent into an
 the answer into its client's response, transport error or pass-through. No storage logic here.
 
 * :mod:`._responses` — ``requests``, through the public API of ``responses``;
-* :mod:`._respx` — ``httpx.Client`` and ``httpx.AsyncClient``, through the public API of ``respx``.
+* :mod:`._respx` — ``httpx.Client`` and ``httpx.AsyncClient``, through the public API of ``respx``;
+* :mod:`._aiohttp` — ``aiohttp.ClientSession``, when aiohttp is installed (see its docstring).
 
 Every request whose URL is under one of the *base URLs* is handed to the handler, which decides
 whether it is a Forge storage request; ``None`` lets it through untouched.
@@ -16,6 +17,7 @@ package is imported: importing the plugin must stay cheap.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -25,6 +27,7 @@ from urllib.parse import urlsplit
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult
 
 if TYPE_CHECKING:
+    from pytest_forge_storage.transports._aiohttp import AiohttpInterceptor
     from pytest_forge_storage.transports._responses import RequestsInterceptor
     from pytest_forge_storage.transports._respx import HttpxInterceptor
 
@@ -102,7 +105,7 @@ class Interception:
         self._handler = handler
         self._base_urls = tuple(base_urls)
         self._responses_default_mock = responses_default_mock
-        self._interceptors: list[RequestsInterceptor | HttpxInterceptor] = []
+        self._interceptors: list[RequestsInterceptor | HttpxInterceptor | AiohttpInterceptor] = []
 
     @property
     def active(self) -> bool:
@@ -114,7 +117,7 @@ class Interception:
         from pytest_forge_storage.transports._responses import RequestsInterceptor
         from pytest_forge_storage.transports._respx import HttpxInterceptor
 
-        interceptors = (
+        interceptors: tuple[RequestsInterceptor | HttpxInterceptor | AiohttpInterceptor, ...] = (
             RequestsInterceptor(
                 self._handler,
                 self._base_urls,
@@ -122,6 +125,14 @@ class Interception:
             ),
             HttpxInterceptor(self._handler, self._base_urls),
         )
+        if importlib.util.find_spec("aiohttp") is not None:
+            from pytest_forge_storage.transports._aiohttp import AiohttpInterceptor
+
+            pattern = base_url_pattern(self._base_urls)  # stand-in for the router's rule
+            claims = pattern.match
+            interceptors += (
+                AiohttpInterceptor(lambda url: claims(url) is not None, self._handler),
+            )
         try:
             for interceptor in interceptors:
                 interceptor.start()
