@@ -38,6 +38,18 @@ def _headers(req: ClientRequest) -> dict[str, str]:
     for name, value in req.headers.items():
         key = name.lower()
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    # What ClientRequest.send() adds as it writes the request out.
+    skipped = req._skip_auto_headers or ()
+    if req.method in req.POST_METHODS and "content-type" not in headers:
+        if aiohttp.hdrs.CONTENT_TYPE not in skipped:
+            headers["content-type"] = "application/octet-stream"
+    if "connection" not in headers:
+        connector = req._session.connector if req._session is not None else None
+        if connector is not None and connector.force_close:
+            if req.version == aiohttp.HttpVersion11:
+                headers["connection"] = "close"
+        elif req.version == aiohttp.HttpVersion10:
+            headers["connection"] = "keep-alive"
     return headers
 
 
@@ -47,8 +59,8 @@ async def _body(req: ClientRequest) -> bytes:
     if isinstance(body, bytes):
         return body
     data = await body.as_bytes()
-    if req.compress:  # as aiohttp's writer compresses: gzip, or raw deflate
-        wbits = 16 + zlib.MAX_WBITS if req.compress == "gzip" else -zlib.MAX_WBITS
+    if req.compress:  # as aiohttp's writer compresses (its ZLibCompressor's modes)
+        wbits = 16 + zlib.MAX_WBITS if req.compress == "gzip" else zlib.MAX_WBITS
         compressor = zlib.compressobj(wbits=wbits)
         data = compressor.compress(data) + compressor.flush()
     return data
