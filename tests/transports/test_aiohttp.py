@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -20,54 +19,26 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, TransportFault
+from pytest_forge_storage._http import TransportFault
 from pytest_forge_storage.transports._aiohttp import AiohttpInterceptor
+from tests.transports._aiohttp_support import (
+    AUTH,
+    FORGE,
+    STORAGE,
+    Recorder,
+    claims_for,
+    real_echo,
+    started,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("loopback_only")]
 
-FORGE = "https://api.atlassian.com"
-STORAGE = f"{FORGE}/forge/storage/kvs/v1/get"
-AUTH = {"Authorization": "Bearer test-token"}
 ORIGINAL_REQUEST = vars(aiohttp.ClientSession)["_request"]
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Recorder:
-    """A handler: serves ``/forge/storage/`` (echoing the request), faults, declines the rest."""
-
-    def __init__(self, name: str = "fake") -> None:
-        self.name = name
-        self.seen: list[HttpRequest] = []
-        self.faults: list[TransportFault] = []
-
-    def __call__(self, request: HttpRequest) -> RouterResult:
-        self.seen.append(request)
-        if self.faults:
-            return self.faults.pop(0)
-        if "/forge/storage/" not in request.url:
-            return None
-        status = 429 if request.url.endswith("/limited") else 200
-        if request.url.endswith("/empty") or request.method == "HEAD":
-            return HttpResponse(204 if request.method != "HEAD" else 200)
-        if request.url.endswith("/large"):
-            return HttpResponse(200, b"x" * 300_000, {"content-type": "text/plain"})
-        echo = {
-            "served_by": self.name,
-            "method": request.method,
-            "url": request.url,
-            "headers": dict(request.headers),
-            "body": base64.b64encode(request.body).decode(),
-        }
-        return HttpResponse(status, json.dumps(echo).encode(), {"X-Fake": "1"})
-
-
-def claims_for(server: str) -> Callable[[str], bool]:
-    """Forge, plus the echo server's ``/claimed/`` tree (where declined requests land)."""
-    return lambda url: url.startswith((f"{FORGE}/", f"{FORGE}:443/", f"{server}/claimed/"))
 
 
 @pytest.fixture
@@ -87,11 +58,6 @@ def ours(echo_server: str, recorder: Recorder) -> Iterator[AiohttpInterceptor]:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
-
-
-def real_echo(answer: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    assert answer.get("real") is True, answer
-    return base64.b64decode(answer["body"]), answer["headers"]
 
 
 # --- served: a real ClientResponse ---------------------------------------------------------------
@@ -248,7 +214,7 @@ async def test_middlewares_run_around_the_fake(echo_server: str, recorder: Recor
         req.headers["Authorization"] = "Bearer from-middleware"
         return await handler(req)
 
-    with _started(AiohttpInterceptor(claims_for(echo_server), recorder)):
+    with started(AiohttpInterceptor(claims_for(echo_server), recorder)):
         async with aiohttp.ClientSession(middlewares=(auth,)) as client:
             async with client.post(STORAGE) as response:
                 assert response.status == 200
@@ -336,7 +302,7 @@ async def test_faults_reach_retry_middlewares_and_traces_once_per_attempt(
     trace = aiohttp.TraceConfig()
     trace.on_request_exception.append(on_exception)
     recorder.faults += [TransportFault(error), TransportFault(error)]
-    with _started(AiohttpInterceptor(claims_for(echo_server), recorder)):
+    with started(AiohttpInterceptor(claims_for(echo_server), recorder)):
         async with aiohttp.ClientSession(middlewares=(retry,), trace_configs=[trace]) as client:
             async with client.post(STORAGE, headers=AUTH) as response:
                 assert response.status == 200
@@ -377,7 +343,7 @@ async def test_unclaimed_urls_are_untouched(
 
 async def test_a_forge_leak_meets_the_guard(recorder: Recorder, echo_server: str) -> None:
     """Declined on Forge itself: aiohttp goes for the network, which the guard refuses."""
-    with _started(AiohttpInterceptor(claims_for(echo_server), recorder)):
+    with started(AiohttpInterceptor(claims_for(echo_server), recorder)):
         async with aiohttp.ClientSession() as client:
             with pytest.raises(aiohttp.ClientConnectorError) as raised:
                 await client.get(f"{FORGE}/ex/jira/cloud/rest/api/3/myself")
@@ -391,8 +357,8 @@ async def test_newest_interceptor_serves_and_older_ones_take_what_it_declines(
     older, newer = Recorder("older"), Recorder("newer")
     first = AiohttpInterceptor(claims_for(echo_server), older)
     picky = AiohttpInterceptor(lambda url: url.endswith("/get"), newer)
-    with _started(first):
-        with _started(picky):
+    with started(first):
+        with started(picky):
             assert await _served_by(session, STORAGE) == "newer"
             assert await _served_by(session, f"{FORGE}/forge/storage/kvs/v1/set") == "older"
             assert len(newer.seen) == 1  # /set is not its to claim
@@ -432,20 +398,6 @@ def test_import_is_lazy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-class _started:
-    """``with _started(interceptor):`` — start it, and stop it whatever happens."""
-
-    def __init__(self, interceptor: AiohttpInterceptor) -> None:
-        self.interceptor = interceptor
-
-    def __enter__(self) -> AiohttpInterceptor:
-        self.interceptor.start()
-        return self.interceptor
-
-    def __exit__(self, *exc: object) -> None:
-        self.interceptor.stop()
 
 
 # --- through the forge_storage fixture -----------------------------------------------------------
