@@ -27,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a test
     sys.path.insert(0, str(HERE))
 
-import _scale  # noqa: E402 - after the path set-up above
+import _aiohttp  # noqa: E402 - after the path set-up above
+import _scale  # noqa: E402
 import _served  # noqa: E402
 import _startup  # noqa: E402
 from _timing import Config, Row  # noqa: E402
@@ -37,6 +38,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "requests": _served.requests_rows,
     "httpx": _served.httpx_rows,
     "httpx-async": _served.httpx_async_rows,
+    "aiohttp": _aiohttp.aiohttp_rows,
     "graphql": _served.graphql_rows,
     "moto": _served.moto_rows,
     "activation": _startup.activation_rows,
@@ -52,6 +54,8 @@ LIBRARIES = (
     "responses",
     "httpx",
     "respx",
+    "aiohttp",
+    "aioresponses",
     "graphql-core",
     "jsonschema",
     "sortedcontainers",
