@@ -1,4 +1,4 @@
-"""Interception of ``aiohttp.ClientSession`` requests (aiohttp 3.12.1 and later).
+"""Interception of ``aiohttp.ClientSession`` requests (aiohttp 3.12.2 and later).
 
 How it works
 ------------
@@ -55,9 +55,11 @@ is started, a layer of ours must be on top:
 Layers are never removed from under someone: a user's mock started after us remembers the
 layer it replaced and restores it when it stops. A layer with no interceptor started passes
 every call through, and any layer found on top with nothing started is unwound (by our
-``stop()``, or after the next aioresponses start/stop). A request that a layer hands to a mock
-underneath is marked, so that a lower layer (the one the mock's ``passthrough`` reaches)
-passes it on rather than asking the handler twice.
+``stop()``, or after the next aioresponses start/stop); the hooks on aioresponses go once
+nothing is started and ``_request`` is aiohttp's own again. A request that a layer hands to a
+mock underneath is marked, so that a lower layer (the one the mock's ``passthrough`` reaches)
+passes it on rather than asking the handler twice. Nested or repeated interceptors share the
+layers; the newest one that answers a request serves it.
 
 Limitations
 -----------
@@ -65,9 +67,11 @@ Limitations
   started *after* ours is above us and sees Forge requests first.
 * A Forge-origin request the fake declines, with a user mock underneath, has run through
   aiohttp's request preparation once before the mock gets it: the session's trace configs
-  see a request start and an exception (a private ``BaseException``), the user's middlewares
-  see that exception, and aiohttp closes the request's payload (a file body is then closed).
-* aiohttp before 3.12.1 has no client middlewares or ``Payload.as_bytes()``: not supported.
+  see a request start and an exception (a private ``BaseException``), and the user's
+  middlewares see that exception pass. A body that the handler's reading used up (a file,
+  a stream, an async iterable) reaches the mock as aiohttp's replayable payload of it.
+* aiohttp before 3.12.2 has no client middlewares or ``Payload.as_bytes()`` (3.12.0 and
+  3.12.1 are yanked): not supported.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ import functools
 import importlib.util
 import inspect
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -106,7 +110,12 @@ class _Declined(BaseException):
     """Unwinds aiohttp's ``_request``, so that a declined request can go to the user's mock.
 
     A ``BaseException``, so that a user middleware catching ``Exception`` does not retry it.
+    Carries the request's payload, which the handler has read: see :func:`_handed_down`.
     """
+
+    def __init__(self, payload: object) -> None:
+        super().__init__()
+        self.payload = payload
 
 
 class AiohttpInterceptor:
@@ -280,8 +289,8 @@ async def _forge_request(
             **{**kwargs, "middlewares": (*middlewares, _forge_middleware)},
         )
         return response
-    except _Declined:
-        pass
+    except _Declined as declined:
+        kwargs = _handed_down(kwargs, declined.payload)
     finally:
         _MOCK_BELOW.reset(token)
     handed = _HANDED_DOWN.set((method.upper(), url))
@@ -307,5 +316,21 @@ async def _forge_middleware(req: ClientRequest, handler: ClientHandlerType) -> C
             if isinstance(result, HttpResponse):
                 return _wire.client_response(req, request, result)
     if _MOCK_BELOW.get():
-        raise _Declined
+        payload, req._body = req._body, None  # else aiohttp's clean-up closes a file body
+        raise _Declined(payload)
     return await handler(req)
+
+
+def _handed_down(kwargs: dict[str, Any], payload: object) -> dict[str, Any]:
+    """The call's arguments for the user's mock, after the handler has read the body.
+
+    A body that reading used up (a file, a stream, an async iterable) is replaced by the
+    payload aiohttp made of it, which replays what was read (as aiohttp's own redirects do).
+    """
+    from aiohttp import FormData
+
+    data = kwargs.get("data")
+    replayable = (bytes, bytearray, str, Mapping, list, tuple, FormData)  # rebuilt per request
+    if payload is None or data is None or isinstance(data, replayable):
+        return kwargs
+    return {**kwargs, "data": payload}

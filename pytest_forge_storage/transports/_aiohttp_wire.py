@@ -40,9 +40,12 @@ def _headers(req: ClientRequest) -> dict[str, str]:
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
     # What ClientRequest.send() adds as it writes the request out.
     skipped = req._skip_auto_headers or ()
-    if req.method in req.POST_METHODS and "content-type" not in headers:
-        if aiohttp.hdrs.CONTENT_TYPE not in skipped:
-            headers["content-type"] = "application/octet-stream"
+    if (
+        req.method in req.POST_METHODS
+        and "content-type" not in headers
+        and aiohttp.hdrs.CONTENT_TYPE not in skipped
+    ):
+        headers["content-type"] = "application/octet-stream"
     if "connection" not in headers:
         connector = req._session.connector if req._session is not None else None
         if connector is not None and connector.force_close:

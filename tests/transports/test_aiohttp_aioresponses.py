@@ -12,9 +12,14 @@ tests that need one skip there. The last tests run as users meet it, through pyt
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
+import io
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import aiohttp
 import aioresponses.core
@@ -177,6 +182,62 @@ async def test_their_passthrough_unmatched(
     assert [r.url for r in recorder.seen] == [f"{echo_server}/claimed/declined", STORAGE]
 
 
+async def _chunks() -> AsyncIterator[bytes]:
+    yield b"streamed "
+    yield b"body"
+
+
+def _form_with_a_file() -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("file", io.BytesIO(b"\x00\xff upload"), filename="a.bin")
+    return form
+
+
+@ORDERS
+@pytest.mark.parametrize("form", ["file", "async-iterable", "multipart"])
+async def test_declined_bodies_reach_their_passthrough_whole(
+    session: aiohttp.ClientSession,
+    ours: AiohttpInterceptor,
+    recorder: Recorder,
+    echo_server: str,
+    tmp_path: Path,
+    first: str,
+    form: str,
+) -> None:
+    """The handler read the body; what it read still reaches the user's mock and beyond."""
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(b"file body")
+    with contextlib.ExitStack() as stack:
+        data: Any = {
+            "file": lambda: stack.enter_context(upload.open("rb")),
+            "async-iterable": _chunks,
+            "multipart": _form_with_a_file,
+        }[form]()
+        with both(ours, Aioresponses(passthrough_unmatched=True), first):
+            async with session.post(f"{echo_server}/claimed/upload", data=data) as response:
+                sent, _ = real_echo(await response.json())
+        (request,) = recorder.seen
+        assert sent == request.body != b""
+        if form == "file":
+            assert sent == b"file body"
+
+
+@ORDERS
+async def test_a_declined_file_body_reaches_their_route_unclosed(
+    session: aiohttp.ClientSession, ours: AiohttpInterceptor, tmp_path: Path, first: str
+) -> None:
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(b"file body")
+    with upload.open("rb") as file, both(ours, Aioresponses(), first) as theirs:
+        theirs.post(JIRA, exception=Theirs("jira"))
+        with pytest.raises(Theirs):
+            await session.post(JIRA, data=file)
+        await asyncio.sleep(0.05)  # aiohttp closes file bodies in an executor
+        assert not file.closed
+        ((_, call),) = theirs.requests.items()
+        assert isinstance(call[0].kwargs["data"], aiohttp.payload.Payload)  # replayable
+
+
 @needs_responses
 @ORDERS
 async def test_their_payload_routes(
@@ -269,6 +330,47 @@ async def test_their_decorator_inside_and_outside(
     ours.stop()
     await decorated()  # started before ours (which starts inside)
     ours.stop()
+
+
+# --- what remains impossible ----------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a ClientSession._request patch other than aioresponses, started after ours, is "
+    "called before ours: nothing tells us it started",
+)
+async def test_a_later_mock_patch_of_request_sees_forge_first(
+    session: aiohttp.ClientSession, ours: AiohttpInterceptor
+) -> None:
+    ours.start()
+    with mock.patch.object(
+        aiohttp.ClientSession, "_request", autospec=True, side_effect=Theirs("patched")
+    ):
+        assert await served_by(session) == "fake"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a declined Forge request with a user mock underneath has run through aiohttp's "
+    "_request once: trace configs saw it start and fail before the mock answers",
+)
+async def test_a_declined_request_under_their_mock_fires_no_trace_signals(
+    ours: AiohttpInterceptor,
+) -> None:
+    signals: list[str] = []
+
+    async def on_start(*_: object) -> None:
+        signals.append("start")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    with both(ours, Aioresponses(), "ours") as theirs:
+        theirs.get(JIRA, exception=Theirs("jira"))
+        async with aiohttp.ClientSession(trace_configs=[trace]) as client:
+            with pytest.raises(Theirs):
+                await client.get(JIRA)
+    assert signals == []  # as under aioresponses alone, which bypasses aiohttp's _request
 
 
 # --- as users meet it: pytester ------------------------------------------------------------------
