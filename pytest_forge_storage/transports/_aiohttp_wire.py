@@ -62,11 +62,25 @@ async def _body(req: ClientRequest) -> bytes:
     if isinstance(body, bytes):
         return body
     data = await body.as_bytes()
+    _rewind(body)
     if req.compress:  # as aiohttp's writer compresses (its ZLibCompressor's modes)
         wbits = 16 + zlib.MAX_WBITS if req.compress == "gzip" else zlib.MAX_WBITS
         compressor = zlib.compressobj(wbits=wbits)
         data = compressor.compress(data) + compressor.flush()
     return data
+
+
+def _rewind(payload: Any) -> None:
+    """Seek file payloads back to where they started, as aiohttp does before it sends one.
+
+    aiohttp 3.12 sizes a file payload from the file's current position: unrewound, a request
+    that is sent on after the handler has read the body would be sent empty.
+    """
+    rewind = getattr(payload, "_set_or_restore_start_position", None)
+    if rewind is not None:
+        rewind()
+    for part, *_ in getattr(payload, "_parts", ()):  # a MultipartWriter's parts
+        _rewind(part)
 
 
 def raise_transport_error(req: ClientRequest, fault: TransportFault) -> None:
