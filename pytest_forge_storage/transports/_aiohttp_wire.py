@@ -143,6 +143,8 @@ def client_response(
     response._raw_headers = tuple((k.encode(), v.encode("latin-1")) for k, v in headers.items())
     # A limit above the body's size: the reader never asks the absent connection to pause.
     content = aiohttp.StreamReader(BaseProtocol(loop), max(2**16, len(body)), loop=loop)
+    response._closed = False  # as start() does: closed once the body is all there
+    content.on_eof(response._response_eof)
     if body and req.method != "HEAD":
         content.feed_data(body)
     content.feed_eof()
