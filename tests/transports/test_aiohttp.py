@@ -374,6 +374,71 @@ async def _served_by(session: aiohttp.ClientSession, url: str) -> str:
         return name
 
 
+@pytest.mark.usefixtures("ours")
+async def test_an_invalid_url_gets_aiohttps_own_error(
+    session: aiohttp.ClientSession, recorder: Recorder
+) -> None:
+    with pytest.raises(aiohttp.InvalidURL):
+        await session.get("https://[api.atlassian.com/forge/storage/kvs/v1/get")
+    assert recorder.seen == []
+
+
+async def test_a_middleware_may_send_a_forge_request_elsewhere(
+    echo_server: str, recorder: Recorder
+) -> None:
+    async def elsewhere(req: aiohttp.ClientRequest, handler: Any) -> aiohttp.ClientResponse:
+        req.url = aiohttp.client.URL(f"{echo_server}/elsewhere")
+        return await handler(req)
+
+    with started(AiohttpInterceptor(claims_for(echo_server), recorder)):
+        async with (
+            aiohttp.ClientSession(middlewares=(elsewhere,)) as client,
+            client.post(STORAGE, data=b"x") as response,
+        ):
+            assert (await response.json())["path"] == "/elsewhere"
+    assert recorder.seen == []  # no longer a Forge URL where aiohttp would connect
+
+
+FIRST_START = """
+import asyncio, aiohttp
+from unittest import mock
+from aioresponses import aioresponses
+from pytest_forge_storage._http import HttpResponse
+from pytest_forge_storage.transports._aiohttp import AiohttpInterceptor
+
+async def main():
+    ours = AiohttpInterceptor(lambda url: "forge" in url, lambda r: HttpResponse(200, b"ours"))
+    with {patch}:
+        try:
+            ours.start()
+        except RuntimeError as error:
+            return print(error)
+        async with aiohttp.ClientSession() as s, s.get("https://forge.test/") as r:
+            print(await r.text())
+        ours.stop()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ("aioresponses()", "ours"),
+        (
+            'mock.patch.object(aiohttp.ClientSession, "_request", new=lambda *a, **k: None)',
+            "pytest-forge-storage cannot find aiohttp's own ClientSession._request under the "
+            "patch on it: start the fake before patching ClientSession._request",
+        ),
+    ],
+)
+def test_first_start_under_a_patch(patch: str, expected: str) -> None:
+    """In a fresh process (this one found aiohttp's own ``_request`` long ago)."""
+    code = FIRST_START.replace("{patch}", patch)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected, out.stderr
+
+
 def test_start_and_stop_are_idempotent_and_restore_aiohttp(recorder: Recorder) -> None:
     from aioresponses import aioresponses
 
@@ -552,3 +617,13 @@ async def test_fixture_leaves_other_urls_alone(forge_storage: Any, echo_server: 
     ):
         assert (await response.json())["real"] is True
     assert forge_storage.calls == []
+
+
+async def test_fixture_fail_with_a_status_without_a_reason_phrase(forge_storage: Any) -> None:
+    forge_storage.fail("get", code="GATEWAY_GONE", status=599)
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(REST + "get", json={"key": "k"}, headers=AUTH) as response,
+    ):
+        assert (response.status, response.reason) == (599, "")
+        assert (await response.json())["code"] == "GATEWAY_GONE"
