@@ -296,6 +296,24 @@ async def test_stop_orders(
     assert (Aioresponses.start, Aioresponses.stop) == (ORIGINAL_START, ORIGINAL_STOP)
 
 
+async def test_ours_stopped_under_theirs_leaves_a_pass_through_then_nothing(
+    session: aiohttp.ClientSession,
+    ours: AiohttpInterceptor,
+    recorder: Recorder,
+    echo_server: str,
+) -> None:
+    ours.start()
+    theirs = Aioresponses(passthrough_unmatched=True)
+    theirs.start()
+    ours.stop()  # theirs remembers our layer: it stays, passing everything through
+    async with session.post(f"{echo_server}/claimed/x", data=b"abc") as response:
+        assert real_echo(await response.json())[0] == b"abc"
+    assert recorder.seen == []
+    theirs.stop()  # restores our idle layer, which our hook then removes
+    assert vars(aiohttp.ClientSession)["_request"] is ORIGINAL_REQUEST
+    assert (Aioresponses.start, Aioresponses.stop) == (ORIGINAL_START, ORIGINAL_STOP)
+
+
 async def test_ours_between_two_of_theirs(
     session: aiohttp.ClientSession, ours: AiohttpInterceptor
 ) -> None:
