@@ -24,8 +24,8 @@ method that aioresponses (and ``mock.patch`` recipes) replace. Our wrapper, a *l
   - a ``TransportFault`` raises ``ClientConnectorError`` (the request's own
     ``ConnectionKey``, a ``ConnectionRefusedError`` as its cause) or ``SocketTimeoutError``
     (a ``ServerTimeoutError``) where the connector or the response reader would: user
-    middlewares, ``aiohttp-retry`` and ``tenacity`` see it as a network error, and every
-    attempt reaches the handler once;
+    middlewares and retry loops around the call see a network error, and every attempt
+    reaches the handler once;
   - ``None`` continues to aiohttp's connection (the network) when nothing is underneath;
     with a user mock underneath, the request is handed to that mock with its original
     arguments, so the mock decides about it exactly as it would without us.
