@@ -28,6 +28,7 @@ if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a
     sys.path.insert(0, str(HERE))
 
 import _invocations  # noqa: E402 - after the path set-up above
+import _aiohttp  # noqa: E402 - after the path set-up above
 import _scale  # noqa: E402
 import _served  # noqa: E402
 import _startup  # noqa: E402
@@ -38,6 +39,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "requests": _served.requests_rows,
     "httpx": _served.httpx_rows,
     "httpx-async": _served.httpx_async_rows,
+    "aiohttp": _aiohttp.aiohttp_rows,
     "graphql": _served.graphql_rows,
     "moto": _served.moto_rows,
     "activation": _startup.activation_rows,
@@ -54,6 +56,8 @@ LIBRARIES = (
     "responses",
     "httpx",
     "respx",
+    "aiohttp",
+    "aioresponses",
     "graphql-core",
     "jsonschema",
     "sortedcontainers",

@@ -76,6 +76,7 @@ def test_list_names_every_group() -> None:
         "requests",
         "httpx",
         "httpx-async",
+        "aiohttp",
         "graphql",
         "moto",
         "activation",

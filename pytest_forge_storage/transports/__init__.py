@@ -4,6 +4,8 @@ While a fake is active, each client's one well-known seam is wrapped (see each m
 
 * :mod:`._requests` — ``requests.Session.get_adapter``;
 * :mod:`._httpx` — ``httpx.Client._transport_for_url`` and ``httpx.AsyncClient``'s;
+* :mod:`._aiohttp` — ``aiohttp.ClientSession._request``, when aiohttp is installed (its
+  docstring says how it stays on top of aioresponses whatever the order);
 * :mod:`._urllib` — ``urllib.request.OpenerDirector.open``, for Forge's JWKS only;
 * :mod:`._guard` — ``socket.getaddrinfo``, for Forge origins only.
 
@@ -21,6 +23,7 @@ removed when the last one stops.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -111,6 +114,12 @@ class _Active:
         try:
             for module in (_guard, _requests, _httpx, _urllib):
                 self._uninstall.append(module.install(self))
+            if importlib.util.find_spec("aiohttp") is not None:
+                from ._aiohttp import AiohttpInterceptor
+
+                interceptor = AiohttpInterceptor(self.claims, self.serve)
+                interceptor.start()
+                self._uninstall.append(interceptor.stop)
         except BaseException:
             while self._uninstall:
                 self._uninstall.pop()()
