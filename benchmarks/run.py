@@ -27,8 +27,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a test
     sys.path.insert(0, str(HERE))
 
-import _invocations  # noqa: E402 - after the path set-up above
 import _aiohttp  # noqa: E402 - after the path set-up above
+import _invocations  # noqa: E402 - after the path set-up above
 import _scale  # noqa: E402
 import _served  # noqa: E402
 import _startup  # noqa: E402
