@@ -1,0 +1,381 @@
+"""Forge's rate limits per installation, as sliding windows on the test's clock.
+
+L-KVS (reference §2, D) sets, per installation: 1000 requests per second, 4000 read and 4000
+write "10KB requests" per minute, and per key 1 MB/s of writes and 12 MB/s of reads. Over a
+limit Forge answers 429 ``RATE_LIMIT_EXCEEDED`` (a transaction: ``TOO_MANY_REQUESTS``) and
+documents no ``Retry-After`` header; the fake sends one only when asked
+(``realism.retry_after``), and says in the docs that it is not Forge's.
+
+How the fake counts (decisions where Forge is silent, each in ``docs/realism.md``):
+
+* **Sliding windows**, not fixed ones: a request counts for exactly one second (or minute)
+  after it was admitted, whatever the epoch second. Stricter and deterministic.
+* **The clock** is ``time.time()``, looked up at every call, so freezegun and time-machine
+  apply (``time.monotonic()`` is not patched by time-machine). Instants are whole
+  microseconds. A frozen clock that never ticks is one instant: the 1001st request in it is
+  refused, and the message says how far to advance the clock. A clock that moves
+  **backwards** counts as one that stood still: the windows keep their contents and go on
+  ageing as the clock moves forward again (an internal offset keeps the windows' time
+  monotonic). Nothing crashes, and no budget grows because the clock went back.
+* **Admission, then charge.** :meth:`RateLimiter.admit` runs before a request is served:
+  it counts the request against the 1 s request window and checks the unit windows. A write's
+  units are known then (its request body), so it is refused if it would go over. A read's
+  units are known only from its response, so a read is refused only when its windows are
+  already at or over budget, and :meth:`RateLimiter.settle` charges it after serving: one
+  large read can overshoot, and the overshoot holds the next reads back until it ages out.
+* Units come from :func:`pytest_forge_storage._usage.charge_for` (the usage rule): a refused
+  request, or one answered with an error, consumes no units; a request larger than a whole
+  budget is admitted only into an empty window, so nothing is refused forever.
+* Per-key windows apply to single-key operations (``get``/``set``/``delete`` and their
+  ``secret/`` and ``entity/`` forms): keys are per namespace (KVS, secrets, each entity).
+  Batch and transaction items count toward the installation's windows only. A MB is 10^6.
+* Not enforced: 24 MB/s per index value (how it maps onto KVS ``query`` is not stated) and
+  BATCH's "45 batch operations per minute" (it conflicts with the unit model).
+
+Cost: amortised O(1) per request (each window is a FIFO of ``[instant, amount]`` entries,
+merged per instant and evicted as they age out); memory is bounded by what the windows hold.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field, fields
+
+from ._errors import ForgeStorageError
+from ._usage import NO_CHARGE, UNIT_BYTES, Charge, kind_of, units_for
+
+__all__ = ["FORGE_RATE_LIMITS", "RateLimiter", "RateLimits", "Refusal"]
+
+SOURCE = "https://developer.atlassian.com/platform/forge/limits-kvs-ce (Dec 1, 2025)"
+#: Window lengths, in microseconds (the limiter's unit of time).
+SECOND = 1_000_000
+MINUTE = 60 * SECOND
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The numbers of the limits (L-KVS); tests of the limiter may use smaller ones."""
+
+    requests_per_second: int = 1000
+    read_units_per_minute: int = 4000
+    write_units_per_minute: int = 4000
+    key_write_bytes_per_second: int = 1_000_000
+    key_read_bytes_per_second: int = 12_000_000
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if type(value) is not int or value < 1:
+                raise ValueError(f"RateLimits.{item.name} must be an integer >= 1, not {value!r}")
+
+
+FORGE_RATE_LIMITS = RateLimits()
+
+#: Single-key operations → the namespace their key lives in (decision 3: disjoint).
+_KEY_NAMESPACE = {
+    "get": "kvs", "set": "kvs", "delete": "kvs",
+    "secret/get": "secret", "secret/set": "secret", "secret/delete": "secret",
+    "entity/get": "entity", "entity/set": "entity", "entity/delete": "entity",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request the limiter refused: answer ``error`` (429) with ``headers``."""
+
+    error: ForgeStorageError
+    #: The :class:`RateLimits` field that was exceeded.
+    limit: str
+    #: Whole seconds until the window admits the request (at least 1).
+    retry_after: int
+    #: ``{"retry-after": "<seconds>"}`` when the limiter's ``retry_after`` is on, else empty.
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class _Window:
+    """A sliding sum over ``(now - length, now]``: ``[instant, amount]`` entries, oldest first."""
+
+    __slots__ = ("entries", "length", "total")
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.entries: deque[list[int]] = deque()
+        self.total = 0
+
+    def evict(self, now: int) -> None:
+        entries = self.entries
+        cutoff = now - self.length
+        while entries and entries[0][0] <= cutoff:
+            self.total -= entries.popleft()[1]
+
+    def add(self, now: int, amount: int) -> None:
+        entries = self.entries
+        if entries and entries[-1][0] == now:
+            entries[-1][1] += amount
+        else:
+            entries.append([now, amount])
+        self.total += amount
+
+    def wait(self, now: int, need: int, limit: int) -> tuple[int, bool]:
+        """Microseconds until ``need`` more fits (or the window is empty), and whether every
+        entry is at ``now`` (a clock that has not moved)."""
+        left = self.total
+        for instant, amount in self.entries:
+            left -= amount
+            if left == 0 or left + need <= limit:
+                return instant + self.length - now, self.entries[0][0] == now
+        return 0, True  # pragma: no cover - only asked when the window is over
+
+
+class _KeyWindows:
+    """One sliding window per key, sharing one FIFO so that idle keys are forgotten.
+
+    Entries are not merged: the request window bounds them to 1000 per second.
+    """
+
+    __slots__ = ("entries", "length", "totals")
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.entries: deque[tuple[int, Hashable, int]] = deque()
+        self.totals: dict[Hashable, int] = {}
+
+    def evict(self, now: int) -> None:
+        entries, totals = self.entries, self.totals
+        cutoff = now - self.length
+        while entries and entries[0][0] <= cutoff:
+            _, key, amount = entries.popleft()
+            left = totals[key] - amount
+            if left:
+                totals[key] = left
+            else:
+                del totals[key]
+
+    def add(self, now: int, key: Hashable, amount: int) -> None:
+        self.entries.append((now, key, amount))
+        self.totals[key] = self.totals.get(key, 0) + amount
+
+    def wait(self, now: int, key: Hashable, need: int, limit: int) -> tuple[int, bool]:
+        left = self.totals[key]
+        first: int | None = None
+        for instant, owner, amount in self.entries:
+            if owner != key:
+                continue
+            if first is None:
+                first = instant
+            left -= amount
+            if left == 0 or left + need <= limit:
+                return instant + self.length - now, first == now
+        return 0, True  # pragma: no cover - only asked when the key is over
+
+
+class RateLimiter:
+    """The rate limits of one installation; thread-safe.
+
+    Per request: ``admit()`` before serving (a :class:`Refusal` to answer, or ``None``), then
+    ``settle()`` with what the request was charged (:func:`~._usage.charge_for`).
+    """
+
+    def __init__(self, limits: RateLimits = FORGE_RATE_LIMITS, *, retry_after: bool = False):
+        self.limits = limits
+        #: Send ``Retry-After`` on a refusal (not Forge's behaviour: opt-in).
+        self.retry_after = retry_after
+        self._lock = threading.Lock()
+        self._requests = _Window(SECOND)
+        self._reads = _Window(MINUTE)
+        self._writes = _Window(MINUTE)
+        self._key_reads = _KeyWindows(SECOND)
+        self._key_writes = _KeyWindows(SECOND)
+        self._last_real: int | None = None
+        self._offset = 0
+
+    def _now(self) -> int:
+        """The windows' time in microseconds: the test's clock, never moving backwards."""
+        real = int(time.time() * 1_000_000 + 0.5)
+        last = self._last_real
+        if last is not None and real < last:
+            self._offset += last - real
+        self._last_real = real
+        return real + self._offset
+
+    def admit(
+        self,
+        operation: str | None,
+        key: str | None = None,
+        entity_name: str | None = None,
+        *,
+        write_bytes: int = 0,
+    ) -> Refusal | None:
+        """Admit one request (counting it against the request window) or refuse it.
+
+        ``write_bytes`` is a write's compact request size (``charge_for(...).write_bytes``).
+        """
+        kind = kind_of(operation)
+        ident = _key_ident(operation, key, entity_name)
+        limits = self.limits
+        with self._lock:
+            now = self._now()
+            window = self._requests
+            window.evict(now)
+            if window.total and window.total + 1 > limits.requests_per_second:
+                return self._refuse(operation, "requests_per_second", window, now, 1)
+            if kind == "write":
+                units = units_for(write_bytes)
+                writes = self._writes
+                writes.evict(now)
+                if writes.total and writes.total + units > limits.write_units_per_minute:
+                    return self._refuse(operation, "write_units_per_minute", writes, now, units)
+                if ident is not None:
+                    keyed = self._key_writes
+                    keyed.evict(now)
+                    used = keyed.totals.get(ident, 0)
+                    if used and used + write_bytes > limits.key_write_bytes_per_second:
+                        return self._refuse_key(operation, keyed, ident, now, write_bytes)
+            elif kind == "read":
+                reads = self._reads
+                reads.evict(now)
+                if reads.total >= limits.read_units_per_minute:
+                    return self._refuse(operation, "read_units_per_minute", reads, now, 1)
+                if ident is not None:
+                    keyed = self._key_reads
+                    keyed.evict(now)
+                    if keyed.totals.get(ident, 0) >= limits.key_read_bytes_per_second:
+                        return self._refuse_key(operation, keyed, ident, now, 1)
+            window.add(now, 1)
+        return None
+
+    def settle(
+        self,
+        operation: str | None,
+        key: str | None = None,
+        entity_name: str | None = None,
+        charge: Charge = NO_CHARGE,
+    ) -> None:
+        """Charge an admitted request's units once it was served (nothing for an error)."""
+        if charge is NO_CHARGE or not (charge.read_units or charge.write_units):
+            return
+        ident = _key_ident(operation, key, entity_name)
+        with self._lock:
+            now = self._now()
+            if charge.write_units:
+                self._writes.add(now, charge.write_units)
+                if ident is not None:
+                    self._key_writes.add(now, ident, charge.write_bytes)
+            if charge.read_units:
+                self._reads.add(now, charge.read_units)
+                if ident is not None and charge.read_bytes:
+                    self._key_reads.add(now, ident, charge.read_bytes)
+
+    def remaining(self) -> dict[str, int]:
+        """What each installation-wide window admits now (never below 0)."""
+        with self._lock:
+            now = self._now()
+            limits = self.limits
+            figures = {}
+            for name, window, limit in (
+                ("requests_per_second", self._requests, limits.requests_per_second),
+                ("read_units_per_minute", self._reads, limits.read_units_per_minute),
+                ("write_units_per_minute", self._writes, limits.write_units_per_minute),
+            ):
+                window.evict(now)
+                figures[name] = max(0, limit - window.total)
+            return figures
+
+    def stored_entries(self) -> int:
+        """How many window entries are held (memory is bounded by the windows' contents)."""
+        with self._lock:
+            windows = (self._requests, self._reads, self._writes, self._key_reads, self._key_writes)
+            return sum(len(window.entries) for window in windows)
+
+    def reset(self) -> None:
+        with self._lock:
+            for window in (self._requests, self._reads, self._writes):
+                window.entries.clear()
+                window.total = 0
+            for keyed in (self._key_reads, self._key_writes):
+                keyed.entries.clear()
+                keyed.totals.clear()
+
+    # -- refusals ------------------------------------------------------------------
+    def _refuse(
+        self,
+        operation: str | None,
+        limit: str,
+        window: _Window,
+        now: int,
+        need: int,
+    ) -> Refusal:
+        allowed = getattr(self.limits, limit)
+        wait, frozen = window.wait(now, need, allowed)
+        if limit == "requests_per_second":
+            what = (
+                f"at most {allowed:,} requests per second per installation, and "
+                f"{window.total:,} were made in the last second"
+            )
+        else:
+            side = "read" if limit.startswith("read") else "write"
+            body = "response" if side == "read" else "request body"
+            what = (
+                f"at most {allowed:,} {side} units per minute per installation (a unit is "
+                f"{UNIT_BYTES:,} bytes of {body}, rounded up), and {window.total:,} were used "
+                "in the last 60 seconds"
+            )
+            if side == "write":
+                what += f"; this request needs {need:,}"
+        return self._refusal(operation, limit, what, wait, frozen)
+
+    def _refuse_key(
+        self, operation: str | None, keyed: _KeyWindows, ident: tuple[str, str | None, str],
+        now: int, need: int,
+    ) -> Refusal:  # fmt: skip
+        writes = keyed is self._key_writes
+        limit = "key_write_bytes_per_second" if writes else "key_read_bytes_per_second"
+        allowed = getattr(self.limits, limit)
+        wait, frozen = keyed.wait(now, ident, need, allowed)
+        namespace, entity_name, key = ident
+        named = {
+            "kvs": f"key {key!r}",
+            "secret": f"secret key {key!r}",
+            "entity": f"key {key!r} of entity {entity_name!r}",
+        }[namespace]
+        verb = "writes to" if writes else "reads of"
+        what = (
+            f"at most {allowed / 1_000_000:g} MB ({allowed:,} bytes) per second of {verb} one "
+            f"key, and {named} had {keyed.totals[ident]:,} bytes "
+            f"{'written' if writes else 'read'} in the last second"
+        )
+        if writes:
+            what += f"; this request writes {need:,}"
+        return self._refusal(operation, limit, what, wait, frozen)
+
+    def _refusal(
+        self, operation: str | None, limit: str, what: str, wait: int, frozen: bool
+    ) -> Refusal:
+        seconds = max(1, -(-wait // SECOND))
+        if frozen:
+            hint = (
+                "The test's clock has not moved during these requests (a frozen clock makes "
+                f"them one instant): advance it by {seconds} s, e.g. freezer.tick({seconds}) "
+                f"with freezegun or traveller.shift({seconds}) with time-machine."
+            )
+        else:
+            hint = (
+                f"The window admits this request in {seconds} s: batch the calls and back "
+                "off when Forge answers 429."
+            )
+        code = "TOO_MANY_REQUESTS" if operation == "transaction" else "RATE_LIMIT_EXCEEDED"
+        error = ForgeStorageError(code, f"Rate limit exceeded: {what}. {hint}", 429)
+        headers = {"retry-after": str(seconds)} if self.retry_after else {}
+        return Refusal(error, limit, seconds, headers)
+
+
+def _key_ident(
+    operation: str | None, key: str | None, entity_name: str | None
+) -> tuple[str, str | None, str] | None:
+    namespace = _KEY_NAMESPACE.get(operation) if operation is not None else None
+    if namespace is None or not isinstance(key, str):
+        return None
+    return (namespace, entity_name if namespace == "entity" else None, key)
