@@ -243,10 +243,11 @@ class Usage:
             f"  {name:<{width}}  {value:>{digits}}{note}".rstrip() for name, value, note in figures
         ]
         share = self.allowance_share()
+        lines.append(f"  cost_usd is gross, at Forge's prices of {PRICING.updated}, before the")
         lines.append(
-            f"  (gross at Forge's prices of {PRICING.updated}; the monthly free allowance is "
-            f"{PRICING.free_read_gb:g} GB read, {PRICING.free_write_gb:g} GB written per app: "
-            f"this is {_percent(share['read'])} and {_percent(share['write'])} of it)"
+            f"  monthly free allowance ({PRICING.free_read_gb:g} GB read, "
+            f"{PRICING.free_write_gb:g} GB written, per app): this is "
+            f"{_percent(share['read'])} and {_percent(share['write'])} of it"
         )
         return "\n".join(lines)
 
