@@ -45,7 +45,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, fields
 
 from ._errors import ForgeStorageError
-from ._usage import NO_CHARGE, UNIT_BYTES, Charge, kind_of, units_for
+from ._usage import NO_CHARGE, READ_OPERATIONS, UNIT_BYTES, WRITE_OPERATIONS, Charge
 
 __all__ = ["FORGE_RATE_LIMITS", "RateLimiter", "RateLimits", "Refusal"]
 
@@ -96,37 +96,41 @@ class Refusal:
 
 
 class _Window:
-    """A sliding sum over ``(now - length, now]``: ``[instant, amount]`` entries, oldest first."""
+    """A sliding sum over ``(now - length, now]``: instants and amounts, oldest first, one entry
+    per instant (a frozen clock keeps one entry however many requests it sees)."""
 
-    __slots__ = ("entries", "length", "total")
+    __slots__ = ("amounts", "length", "times", "total")
 
     def __init__(self, length: int) -> None:
         self.length = length
-        self.entries: deque[list[int]] = deque()
+        self.times: deque[int] = deque()
+        self.amounts: deque[int] = deque()
         self.total = 0
 
     def evict(self, now: int) -> None:
-        entries = self.entries
+        times, amounts = self.times, self.amounts
         cutoff = now - self.length
-        while entries and entries[0][0] <= cutoff:
-            self.total -= entries.popleft()[1]
+        while times and times[0] <= cutoff:
+            times.popleft()
+            self.total -= amounts.popleft()
 
     def add(self, now: int, amount: int) -> None:
-        entries = self.entries
-        if entries and entries[-1][0] == now:
-            entries[-1][1] += amount
+        times = self.times
+        if times and times[-1] == now:
+            self.amounts[-1] += amount
         else:
-            entries.append([now, amount])
+            times.append(now)
+            self.amounts.append(amount)
         self.total += amount
 
     def wait(self, now: int, need: int, limit: int) -> tuple[int, bool]:
         """Microseconds until ``need`` more fits (or the window is empty), and whether every
         entry is at ``now`` (a clock that has not moved)."""
         left = self.total
-        for instant, amount in self.entries:
+        for instant, amount in zip(self.times, self.amounts, strict=True):
             left -= amount
             if left == 0 or left + need <= limit:
-                return instant + self.length - now, self.entries[0][0] == now
+                return instant + self.length - now, self.times[0] == now
         return 0, True  # pragma: no cover - only asked when the window is over
 
 
@@ -189,17 +193,25 @@ class RateLimiter:
         self._writes = _Window(MINUTE)
         self._key_reads = _KeyWindows(SECOND)
         self._key_writes = _KeyWindows(SECOND)
-        self._last_real: int | None = None
+        self._last_real = 0
+        #: The latest instant of the windows' time (settle books charges there).
+        self._latest = 0
         self._offset = 0
 
-    def _now(self) -> int:
-        """The windows' time in microseconds: the test's clock, never moving backwards."""
-        real = int(time.time() * 1_000_000 + 0.5)
+    def _now(self, clock: float | None = None) -> int:
+        """The windows' time in microseconds: the test's clock, never moving backwards.
+
+        Called with the lock held. ``time.time`` is looked up at every call (freezegun
+        replaces the attribute; time-machine patches the function), unless the caller read
+        it already (``clock``): under freezegun a read costs microseconds.
+        """
+        real = int((time.time() if clock is None else clock) * 1_000_000 + 0.5)
         last = self._last_real
-        if last is not None and real < last:
+        if real < last:
             self._offset += last - real
         self._last_real = real
-        return real + self._offset
+        self._latest = now = real + self._offset
+        return now
 
     def admit(
         self,
@@ -208,43 +220,49 @@ class RateLimiter:
         entity_name: str | None = None,
         *,
         write_bytes: int = 0,
+        now: float | None = None,
     ) -> Refusal | None:
         """Admit one request (counting it against the request window) or refuse it.
 
-        ``write_bytes`` is a write's compact request size (``charge_for(...).write_bytes``).
+        ``write_bytes`` is a write's compact request size (``_usage.request_size``); ``now``
+        the ``time.time()`` the caller read for this request, if it read one.
         """
-        kind = kind_of(operation)
         ident = _key_ident(operation, key, entity_name)
         limits = self.limits
         with self._lock:
-            now = self._now()
+            instant = self._now(now)
             window = self._requests
-            window.evict(now)
+            if window.times and window.times[0] <= instant - SECOND:
+                window.evict(instant)
             if window.total and window.total + 1 > limits.requests_per_second:
-                return self._refuse(operation, "requests_per_second", window, now, 1)
-            if kind == "write":
-                units = units_for(write_bytes)
+                return self._refuse(operation, "requests_per_second", window, instant, 1)
+            if operation in WRITE_OPERATIONS:
+                units = -(-write_bytes // UNIT_BYTES) or 1
                 writes = self._writes
-                writes.evict(now)
+                if writes.times and writes.times[0] <= instant - MINUTE:
+                    writes.evict(instant)
                 if writes.total and writes.total + units > limits.write_units_per_minute:
-                    return self._refuse(operation, "write_units_per_minute", writes, now, units)
+                    return self._refuse(operation, "write_units_per_minute", writes, instant, units)
                 if ident is not None:
                     keyed = self._key_writes
-                    keyed.evict(now)
+                    if keyed.entries and keyed.entries[0][0] <= instant - SECOND:
+                        keyed.evict(instant)
                     used = keyed.totals.get(ident, 0)
                     if used and used + write_bytes > limits.key_write_bytes_per_second:
-                        return self._refuse_key(operation, keyed, ident, now, write_bytes)
-            elif kind == "read":
+                        return self._refuse_key(operation, keyed, ident, instant, write_bytes)
+            elif operation in READ_OPERATIONS:
                 reads = self._reads
-                reads.evict(now)
+                if reads.times and reads.times[0] <= instant - MINUTE:
+                    reads.evict(instant)
                 if reads.total >= limits.read_units_per_minute:
-                    return self._refuse(operation, "read_units_per_minute", reads, now, 1)
+                    return self._refuse(operation, "read_units_per_minute", reads, instant, 1)
                 if ident is not None:
                     keyed = self._key_reads
-                    keyed.evict(now)
+                    if keyed.entries and keyed.entries[0][0] <= instant - SECOND:
+                        keyed.evict(instant)
                     if keyed.totals.get(ident, 0) >= limits.key_read_bytes_per_second:
-                        return self._refuse_key(operation, keyed, ident, now, 1)
-            window.add(now, 1)
+                        return self._refuse_key(operation, keyed, ident, instant, 1)
+            window.add(instant, 1)
         return None
 
     def settle(
@@ -254,18 +272,23 @@ class RateLimiter:
         entity_name: str | None = None,
         charge: Charge = NO_CHARGE,
     ) -> None:
-        """Charge an admitted request's units once it was served (nothing for an error)."""
-        if charge is NO_CHARGE or not (charge.read_units or charge.write_units):
+        """Charge an admitted request's units once it was served (nothing for an error).
+
+        The charge is booked at the latest instant the limiter has seen (the request's own
+        admission, or a later one on another thread): no second clock read.
+        """
+        if charge is NO_CHARGE:
             return
         ident = _key_ident(operation, key, entity_name)
+        read_units, write_units = charge.read_units, charge.write_units
         with self._lock:
-            now = self._now()
-            if charge.write_units:
-                self._writes.add(now, charge.write_units)
+            now = self._latest
+            if write_units:
+                self._writes.add(now, write_units)
                 if ident is not None:
                     self._key_writes.add(now, ident, charge.write_bytes)
-            if charge.read_units:
-                self._reads.add(now, charge.read_units)
+            if read_units:
+                self._reads.add(now, read_units)
                 if ident is not None and charge.read_bytes:
                     self._key_reads.add(now, ident, charge.read_bytes)
 
@@ -287,13 +310,15 @@ class RateLimiter:
     def stored_entries(self) -> int:
         """How many window entries are held (memory is bounded by the windows' contents)."""
         with self._lock:
-            windows = (self._requests, self._reads, self._writes, self._key_reads, self._key_writes)
-            return sum(len(window.entries) for window in windows)
+            windows = (self._requests, self._reads, self._writes)
+            keyed = (self._key_reads, self._key_writes)
+            return sum(len(w.times) for w in windows) + sum(len(k.entries) for k in keyed)
 
     def reset(self) -> None:
         with self._lock:
             for window in (self._requests, self._reads, self._writes):
-                window.entries.clear()
+                window.times.clear()
+                window.amounts.clear()
                 window.total = 0
             for keyed in (self._key_reads, self._key_writes):
                 keyed.entries.clear()
@@ -375,7 +400,8 @@ class RateLimiter:
 def _key_ident(
     operation: str | None, key: str | None, entity_name: str | None
 ) -> tuple[str, str | None, str] | None:
-    namespace = _KEY_NAMESPACE.get(operation) if operation is not None else None
-    if namespace is None or not isinstance(key, str):
+    """The per-key window a single-key operation counts in (``None`` for any other)."""
+    namespace = _KEY_NAMESPACE.get(operation)  # type: ignore[arg-type]  # None: not in it
+    if namespace is None or key.__class__ is not str:
         return None
     return (namespace, entity_name if namespace == "entity" else None, key)

@@ -85,6 +85,7 @@ def test_list_names_every_group() -> None:
         "entity-scale",
         "memory",
         "invocations",
+        "realism",
     ]
 
 

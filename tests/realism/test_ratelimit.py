@@ -134,6 +134,17 @@ def test_an_unknown_path_counts_against_the_request_rate_only(clock: Clock) -> N
     assert limiter.admit("get") is not None
 
 
+def test_the_caller_may_pass_the_clock_it_read(clock: Clock) -> None:
+    import time
+
+    limiter = RateLimiter(RateLimits(requests_per_second=1))
+    assert limiter.admit("get", now=time.time()) is None
+
+    assert limiter.admit("get", now=time.time() + 0.5) is not None
+    assert limiter.admit("get", now=time.time() + 1) is None
+    assert limiter.admit("get") is not None  # the frozen clock is behind: it stood still
+
+
 # -- units per minute -------------------------------------------------------------------
 
 

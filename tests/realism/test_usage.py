@@ -19,6 +19,7 @@ from pytest_forge_storage._usage import (
     Usage,
     assert_usage,
     charge_for,
+    request_size,
     units_for,
 )
 
@@ -76,6 +77,16 @@ def test_requests_and_httpx_bodies_are_charged_alike() -> None:
     assert by_requests.write_bytes == len(json.dumps(body, separators=(",", ":")))
     # requests sends ", " and ": ": its raw bytes are not what is charged
     assert len(sent_by_requests) > by_requests.write_bytes
+
+
+def test_a_write_measured_before_serving_is_not_encoded_again() -> None:
+    body = {"key": "k", "value": [1, 2, 3]}
+    size = request_size("set", body)
+
+    charge = charge_for("set", object(), status=204, request_bytes=size)
+
+    assert charge == Charge(write_bytes=27, write_units=1) == charge_for("set", body, status=204)
+    assert request_size("get", object()) == 0
 
 
 def test_a_65_kb_write_is_7_units() -> None:
