@@ -25,7 +25,6 @@ ini option ``forge_storage_realism`` chose (``off`` unless set).
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -203,6 +202,8 @@ _WHAT_TO_WRITE = (
 
 
 def _unknown_knob(name: str) -> str:
+    import difflib  # only for a message
+
     close = difflib.get_close_matches(name, KNOBS, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"Unknown realism knob {name!r}{hint}; the knobs are: {', '.join(KNOBS)}"

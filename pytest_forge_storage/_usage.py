@@ -164,7 +164,7 @@ def charge_for(
         elif request.__class__ is bytes:
             size = len(request)
         else:
-            size = len(dumps(request))
+            size = compact_size(request)
         return _new_charge(Charge, (0, size, 0, -(-size // UNIT_BYTES) or 1))
     if operation in READ_OPERATIONS:
         size = len(response) if response.__class__ is bytes else compact_size(response)
@@ -287,7 +287,13 @@ def _figure(usage: Usage, name: str) -> float:
 
 
 def _percent(share: float) -> str:
-    return "0%" if share == 0 else f"{share * 100:.3g}%"
+    """``<0.001%``, ``0.0653%``, ``22.6%``, ``150%``, ``12,345%``: never an exponent."""
+    percent = share * 100
+    if percent == 0:
+        return "0%"
+    if percent >= 100:
+        return f"{percent:,.0f}%"
+    return f"{percent:.3g}%" if percent >= 0.001 else "<0.001%"
 
 
 #: The names ``assert_usage`` takes: the counters and the gross cost.

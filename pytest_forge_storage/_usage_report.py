@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._usage import COUNTERS, GB_BYTES, PRICING, UNIT_BYTES, Usage
+from ._usage import COUNTERS, GB_BYTES, PRICING, UNIT_BYTES, Usage, _percent
 
 __all__ = [
     "FORMAT",
@@ -139,10 +139,6 @@ def _short(nodeid: str) -> str:
     if len(nodeid) <= NODEID_WIDTH:
         return nodeid
     return "..." + nodeid[-(NODEID_WIDTH - 3) :]
-
-
-def _percent(share: float) -> str:
-    return "0%" if share == 0 else f"{share * 100:.3g}%"
 
 
 # -- the JSON document -------------------------------------------------------------------

@@ -184,6 +184,23 @@ def test_ten_thousand_10_kb_writes_are_the_whole_write_allowance() -> None:
     assert usage.cost_usd() == pytest.approx(0.109)
 
 
+@pytest.mark.parametrize(
+    ("write_bytes", "shown"),
+    [
+        (0, "0%"),
+        (100, "<0.001%"),
+        (65_300, "0.0653%"),
+        (22_573_190, "22.6%"),
+        (150_000_000, "150%"),
+        (12_345_000_000, "12,345%"),
+    ],
+)
+def test_allowance_shares_read_plainly(write_bytes: int, shown: str) -> None:
+    text = Usage(write_bytes=write_bytes).describe()
+
+    assert text.endswith(f"this is 0% and {shown} of it")
+
+
 def test_the_price_table_carries_its_source_and_date() -> None:
     assert PRICING.source == "https://developer.atlassian.com/platform/forge/forge-platform-pricing"
     assert (PRICING.updated, PRICING.billing_from) == ("2025-06-30", "2026-01-01")
