@@ -13,9 +13,10 @@ the usage counters, the rate limiter and the reports alike (design §2.7):
   ``batch/get``) counts the compact JSON of its response body;
 * units per request = max(1, ceil(bytes / 10,000)): 65 KB is 7 units (L-KVS's own example);
   a KB is 10,000 bytes and a GB 10^9 (the stricter, decimal reading);
-* only a **served** request (HTTP 2xx) is charged bytes and units: a refused one (any 4xx or
-  5xx, an injected fault, a transport fault, a 429 of the rate limiter) read or wrote nothing,
-  and counts in ``requests`` alone (a 429 of the rate limiter also in ``rate_limited``);
+* only a **served** request (HTTP 2xx and no error code) is charged bytes and units: a refused
+  one (any 4xx or 5xx, a GraphQL field that failed, an injected fault, a transport fault, a
+  429 of the rate limiter) read or wrote nothing, and counts in ``requests`` alone (a 429 of
+  the rate limiter also in ``rate_limited``);
 * secrets and custom entities count like plain KVS: Forge's price table names only the
   "Key-Value Store", its preview said KVS pricing includes custom entities, and secrets are a
   KVS API. One budget, one price.
@@ -146,17 +147,20 @@ def charge_for(
     response: Any = b"",
     *,
     status: int = 200,
+    error_code: str | None = None,
     request_bytes: int | None = None,
 ) -> Charge:
     """The accounting rule (module docstring): the one function every figure comes from.
 
     ``request`` is the parsed request body (or compact bytes), ``response`` the response body
     as the fake encoded it (or parsed); only the side that counts is measured, so a read never
-    encodes its request and a write never looks at its response. ``request_bytes``, when
-    given, is a write's size already measured by :func:`request_size` (the rate limiter needs
-    it before serving): the body is then not encoded a second time.
+    encodes its request and a write never looks at its response. A request is served when its
+    ``status`` is 2xx and it has no ``error_code`` (a GraphQL field that failed is answered
+    with HTTP 200 and a code). ``request_bytes``, when given, is a write's size already
+    measured by :func:`request_size` (the rate limiter needs it before serving): the body is
+    then not encoded a second time.
     """
-    if not 200 <= status < 300:
+    if not 200 <= status < 300 or error_code is not None:
         return NO_CHARGE
     if operation in WRITE_OPERATIONS:
         if request_bytes is not None:
@@ -375,6 +379,7 @@ class Meter:
         response: Any = b"",
         *,
         status: int = 200,
+        error_code: str | None = None,
         rate_limited: bool = False,
         installation: str = DEFAULT_INSTALLATION,
         request_bytes: int | None = None,
@@ -383,15 +388,14 @@ class Meter:
 
         ``request`` is the parsed request body (writes encode it compactly, unless
         ``request_bytes`` gives the size already measured), ``response`` the response bytes as
-        the fake sent them; ``status`` the HTTP status answered (0 for a transport fault);
+        the fake sent them; ``status`` the HTTP status answered (0 for a transport fault) and
+        ``error_code`` the Forge code of a failed call (as :class:`StorageCall` has them);
         ``rate_limited`` marks a 429 of the rate limiter.
         """
-        if rate_limited or not 200 <= status < 300:
+        if rate_limited or error_code is not None or not 200 <= status < 300:
             charge = NO_CHARGE
         else:
-            charge = charge_for(
-                operation, request, response, status=status, request_bytes=request_bytes
-            )
+            charge = charge_for(operation, request, response, request_bytes=request_bytes)
         self._count(installation, charge, rate_limited)
         return charge
 

@@ -128,6 +128,18 @@ def test_a_request_that_was_not_served_is_charged_nothing(operation: str, status
     assert charge_for(operation, body, response, status=status) is NO_CHARGE
 
 
+def test_a_graphql_field_that_failed_is_charged_nothing() -> None:
+    meter = Meter()
+    answer = b'{"success":false,"errors":[{"message":"Key was 0 characters"}]}'
+
+    charge = meter.record(
+        "set", b'{"key":"","value":1}', answer, status=200, error_code="KEY_TOO_SHORT"
+    )
+
+    assert charge is NO_CHARGE
+    assert meter.total == Usage(requests=1)
+
+
 def test_an_unknown_path_is_charged_nothing() -> None:
     assert charge_for(None, {"key": "k"}, b"{}", status=200) is NO_CHARGE
 
