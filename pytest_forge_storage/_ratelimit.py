@@ -32,20 +32,20 @@ How the fake counts (decisions where Forge is silent, each in ``docs/realism.md`
 * Not enforced: 24 MB/s per index value (how it maps onto KVS ``query`` is not stated) and
   BATCH's "45 batch operations per minute" (it conflicts with the unit model).
 
-Cost: amortised O(1) per request (each window is a FIFO of ``[instant, amount]`` entries,
-merged per instant and evicted as they age out); memory is bounded by what the windows hold.
+Cost: amortised O(1) per request (each window is a FIFO, :mod:`._windows`, evicted as its
+entries age out); memory is bounded by what the windows hold.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from ._errors import ForgeStorageError
 from ._usage import NO_CHARGE, READ_OPERATIONS, UNIT_BYTES, WRITE_OPERATIONS, Charge
+from ._windows import KeyWindows, Window
 
 __all__ = ["FORGE_RATE_LIMITS", "RateLimiter", "RateLimits", "Refusal"]
 
@@ -95,87 +95,6 @@ class Refusal:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-class _Window:
-    """A sliding sum over ``(now - length, now]``: instants and amounts, oldest first, one entry
-    per instant (a frozen clock keeps one entry however many requests it sees)."""
-
-    __slots__ = ("amounts", "length", "times", "total")
-
-    def __init__(self, length: int) -> None:
-        self.length = length
-        self.times: deque[int] = deque()
-        self.amounts: deque[int] = deque()
-        self.total = 0
-
-    def evict(self, now: int) -> None:
-        times, amounts = self.times, self.amounts
-        cutoff = now - self.length
-        while times and times[0] <= cutoff:
-            times.popleft()
-            self.total -= amounts.popleft()
-
-    def add(self, now: int, amount: int) -> None:
-        times = self.times
-        if times and times[-1] == now:
-            self.amounts[-1] += amount
-        else:
-            times.append(now)
-            self.amounts.append(amount)
-        self.total += amount
-
-    def wait(self, now: int, need: int, limit: int) -> tuple[int, bool]:
-        """Microseconds until ``need`` more fits (or the window is empty), and whether every
-        entry is at ``now`` (a clock that has not moved)."""
-        left = self.total
-        for instant, amount in zip(self.times, self.amounts, strict=True):
-            left -= amount
-            if left == 0 or left + need <= limit:
-                return instant + self.length - now, self.times[0] == now
-        return 0, True  # pragma: no cover - only asked when the window is over
-
-
-class _KeyWindows:
-    """One sliding window per key, sharing one FIFO so that idle keys are forgotten.
-
-    Entries are not merged: the request window bounds them to 1000 per second.
-    """
-
-    __slots__ = ("entries", "length", "totals")
-
-    def __init__(self, length: int) -> None:
-        self.length = length
-        self.entries: deque[tuple[int, Hashable, int]] = deque()
-        self.totals: dict[Hashable, int] = {}
-
-    def evict(self, now: int) -> None:
-        entries, totals = self.entries, self.totals
-        cutoff = now - self.length
-        while entries and entries[0][0] <= cutoff:
-            _, key, amount = entries.popleft()
-            left = totals[key] - amount
-            if left:
-                totals[key] = left
-            else:
-                del totals[key]
-
-    def add(self, now: int, key: Hashable, amount: int) -> None:
-        self.entries.append((now, key, amount))
-        self.totals[key] = self.totals.get(key, 0) + amount
-
-    def wait(self, now: int, key: Hashable, need: int, limit: int) -> tuple[int, bool]:
-        left = self.totals[key]
-        first: int | None = None
-        for instant, owner, amount in self.entries:
-            if owner != key:
-                continue
-            if first is None:
-                first = instant
-            left -= amount
-            if left == 0 or left + need <= limit:
-                return instant + self.length - now, first == now
-        return 0, True  # pragma: no cover - only asked when the key is over
-
-
 class RateLimiter:
     """The rate limits of one installation; thread-safe.
 
@@ -188,11 +107,11 @@ class RateLimiter:
         #: Send ``Retry-After`` on a refusal (not Forge's behaviour: opt-in).
         self.retry_after = retry_after
         self._lock = threading.Lock()
-        self._requests = _Window(SECOND)
-        self._reads = _Window(MINUTE)
-        self._writes = _Window(MINUTE)
-        self._key_reads = _KeyWindows(SECOND)
-        self._key_writes = _KeyWindows(SECOND)
+        self._requests = Window(SECOND)
+        self._reads = Window(MINUTE)
+        self._writes = Window(MINUTE)
+        self._key_reads = KeyWindows(SECOND)
+        self._key_writes = KeyWindows(SECOND)
         self._last_real = 0
         #: The latest instant of the windows' time (settle books charges there).
         self._latest = 0
@@ -329,7 +248,7 @@ class RateLimiter:
         self,
         operation: str | None,
         limit: str,
-        window: _Window,
+        window: Window,
         now: int,
         need: int,
     ) -> Refusal:
@@ -353,7 +272,7 @@ class RateLimiter:
         return self._refusal(operation, limit, what, wait, frozen)
 
     def _refuse_key(
-        self, operation: str | None, keyed: _KeyWindows, ident: tuple[str, str | None, str],
+        self, operation: str | None, keyed: KeyWindows, ident: tuple[str, str | None, str],
         now: int, need: int,
     ) -> Refusal:  # fmt: skip
         writes = keyed is self._key_writes

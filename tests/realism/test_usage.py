@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from pytest_forge_storage._meter import Meter
 from pytest_forge_storage._operations import OPERATIONS
 from pytest_forge_storage._usage import (
     COUNTERS,
@@ -15,7 +16,6 @@ from pytest_forge_storage._usage import (
     READ_OPERATIONS,
     WRITE_OPERATIONS,
     Charge,
-    Meter,
     Usage,
     assert_usage,
     charge_for,

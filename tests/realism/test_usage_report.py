@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from pytest_forge_storage._usage import Meter, Usage
+from pytest_forge_storage._meter import Meter
+from pytest_forge_storage._usage import Usage
 from pytest_forge_storage._usage_report import (
     FORMAT,
     VERSION,
