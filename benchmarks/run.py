@@ -29,6 +29,7 @@ if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a
 
 import _aiohttp  # noqa: E402 - after the path set-up above
 import _invocations  # noqa: E402 - after the path set-up above
+import _realism  # noqa: E402
 import _scale  # noqa: E402
 import _served  # noqa: E402
 import _startup  # noqa: E402
@@ -49,6 +50,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "entity-scale": _scale.entity_rows,
     "memory": _scale.memory_rows,
     "invocations": _invocations.invocation_rows,
+    "realism": _realism.realism_rows,
 }
 LIBRARIES = (
     "pytest",
