@@ -22,9 +22,9 @@ from typing import Any
 from _timing import Config, Row, at_most, median, paired, simply, us
 
 from pytest_forge_storage import mock_forge_storage
-from pytest_forge_storage._meter import Meter
-from pytest_forge_storage._ratelimit import RateLimiter, RateLimits
 from pytest_forge_storage._usage import charge_for, request_size
+from pytest_forge_storage.router._meter import Meter
+from pytest_forge_storage.router._ratelimit import RateLimiter, RateLimits
 
 BASE = "https://api.atlassian.com/forge/storage/kvs/v1/"
 AUTH = {"Authorization": "Bearer benchmark-token"}

@@ -1,51 +1,26 @@
-"""The pytest plugin: the ``forge_storage`` fixture and marker, ini options, report section.
+"""The pytest plugin: the ``forge_storage`` fixture and marker, options, report sections.
 
-Hooks and wiring only; everything else loads when a test first uses the fake.
+Hooks and wiring only (:mod:`._setup` decides what the options mean); everything else loads
+when a test first uses the fake.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._setup import MARKER, MarkerOptions, Settings, make_storage, marker_options
+
 if TYPE_CHECKING:
     from .storage import ForgeStorage
     from .transports.server import ForgeStorageServer
 
-MARKER = "forge_storage"
 _storage_key = pytest.StashKey["ForgeStorage"]()
-
-
-@dataclass(frozen=True)
-class MarkerOptions:
-    """The ``@pytest.mark.forge_storage(...)`` keyword arguments."""
-
-    manifest: str | Path | None = None
-    data: Mapping[str, Any] | None = None
-    auth: bool = True
-
-
-def _marker_options(*args: Any, **kwargs: Any) -> MarkerOptions:
-    __tracebackhide__ = True
-    if args:
-        raise TypeError(
-            "@pytest.mark.forge_storage takes keyword arguments only: "
-            "manifest=..., data=..., auth=..."
-        )
-    try:
-        return MarkerOptions(**kwargs)
-    except TypeError:
-        allowed = ", ".join(inspect.signature(MarkerOptions).parameters)
-        unknown = ", ".join(sorted(set(kwargs) - set(inspect.signature(MarkerOptions).parameters)))
-        raise TypeError(
-            f"@pytest.mark.forge_storage got unexpected argument(s) {unknown}; "
-            f"it accepts: {allowed}"
-        ) from None
+_settings_key = pytest.StashKey[Settings]()
+_USAGE_ATTRIBUTE = "forge_storage_usage"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,42 +38,67 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    parser.addini(
+        "forge_storage_passthrough",
+        "Let requests to Forge origins that the fake does not serve (and no mock of yours "
+        "answers) reach the network; storage is still served (default: false).",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
+        "forge_storage_auth",
+        "Require Authorization: Bearer <token> on Forge storage calls (default: true).",
+        type="bool",
+        default=True,
+    )
+    parser.addini(
+        "forge_storage_realism",
+        "Forge's limits, lag and lingering expiry in the fake: off, limits or full (default: off).",
+        type="string",
+        default="off",
+    )
+    group = parser.getgroup("forge_storage", "Forge storage fake")
+    group.addoption(
+        "--forge-storage-usage",
+        action="store_true",
+        help="print each test's Forge storage usage (reads, writes, units, cost) at the end",
+    )
+    group.addoption(
+        "--forge-storage-usage-json",
+        metavar="PATH",
+        help="write every test's Forge storage usage to PATH as JSON",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "forge_storage(manifest=None, data=None, auth=True): serve Forge storage calls "
-        "from the in-memory fake in this test; load entities from manifest, seed data.",
+        "forge_storage(manifest=None, data=None, auth=True, passthrough=False, realism=None): "
+        "serve Forge storage calls from the in-memory fake in this test; load entities from "
+        "manifest, seed data; auth, passthrough and realism override the ini options.",
     )
+    config.stash[_settings_key] = Settings.read(config)
+    table = bool(config.getoption("forge_storage_usage"))
+    json_path = config.getoption("forge_storage_usage_json")
+    if table or json_path:
+        from ._usage_plugin import UsageReport
+
+        path = Path(json_path) if json_path else None
+        config.pluginmanager.register(
+            UsageReport(config, table=table, json_path=path), "forge_storage_usage"
+        )
+
+
+def _marker(node: pytest.Item) -> MarkerOptions:
+    marker = node.get_closest_marker(MARKER)
+    return MarkerOptions() if marker is None else marker_options(*marker.args, **marker.kwargs)
 
 
 @pytest.fixture
 def forge_storage(request: pytest.FixtureRequest) -> Generator[ForgeStorage, None, None]:
-    """A fresh in-memory Forge storage, serving every requests/httpx call to it."""
+    """A fresh in-memory Forge storage, serving every requests/httpx/aiohttp call to it."""
     __tracebackhide__ = True
-    from .storage import ForgeStorage
-
-    options = MarkerOptions()
-    marker = request.node.get_closest_marker(MARKER)
-    if marker is not None:
-        options = _marker_options(*marker.args, **marker.kwargs)
-    config = request.config
-    base_urls = config.getini("forge_storage_base_urls")
-    storage = ForgeStorage(base_urls=base_urls)
-    ini_manifest = config.getini("forge_storage_manifest")
-    if ini_manifest:
-        storage.load_manifest(Path(config.rootpath, ini_manifest))
-    if options.manifest is not None:
-        manifest = Path(options.manifest)
-        if not manifest.is_absolute():
-            manifest = Path(request.node.path).parent / manifest
-            if not manifest.exists():
-                manifest = Path(config.rootpath, options.manifest)
-        storage.load_manifest(manifest)
-    storage.auth = options.auth
-    if options.data is not None:
-        storage.load_data(options.data)
+    storage = make_storage(request.config.stash[_settings_key], request.node, _marker(request.node))
     request.node.stash[_storage_key] = storage
     storage.start()
     try:
@@ -121,10 +121,20 @@ def pytest_runtest_makereport(
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     storage = item.stash.get(_storage_key, None)
-    if storage is not None and report.failed:
+    if storage is None:
+        return
+    if report.failed:
         from .router import describe_calls
 
         report.sections.append(("forge storage calls", describe_calls(storage.calls)))
+    if report.when == "teardown":
+        usage = storage._router.meter.as_dict()
+        if usage:
+            from ._usage_report import junit_properties
+
+            # an extra attribute of the report is what xdist carries to the controller
+            setattr(report, _USAGE_ATTRIBUTE, usage)
+            report.user_properties.extend(junit_properties(usage))
 
 
 @pytest.fixture
@@ -135,19 +145,18 @@ def forge_storage_server(
 
     For subprocesses and non-Python clients. If the test also uses ``forge_storage`` (the
     fixture or the marker), the server serves that same storage, marker options included;
-    otherwise a fresh one with the ``forge_storage_manifest`` entities. Stops at teardown.
+    otherwise a fresh one with the ini options. Stops at teardown.
     """
     from .transports.server import ForgeStorageServer
 
     storage = None
     if "forge_storage" in request.fixturenames or request.node.get_closest_marker(MARKER):
         storage = request.getfixturevalue("forge_storage")
-    server = ForgeStorageServer(storage)
     if storage is None:
-        ini_manifest = request.config.getini("forge_storage_manifest")
-        if ini_manifest:
-            server.storage.load_manifest(Path(request.config.rootpath, ini_manifest))
-        request.node.stash[_storage_key] = server.storage
+        settings = request.config.stash[_settings_key]
+        storage = make_storage(settings, request.node, MarkerOptions())
+        request.node.stash[_storage_key] = storage
+    server = ForgeStorageServer(storage)
     server.start()
     try:
         yield server

@@ -34,7 +34,11 @@ _ITEM_KEYS = {
 
 
 def batch_set(
-    registry: EntityRegistry, kvs: KvsStore, items: Any, fault: ItemFault | None
+    registry: EntityRegistry,
+    kvs: KvsStore,
+    items: Any,
+    fault: ItemFault | None,
+    payload_limit: int = _limits.PAYLOAD_MAX_BYTES,
 ) -> dict[str, Any]:
     def apply(item: dict[str, Any]) -> dict[str, Any]:
         key, entity = item["key"], item.get("entityName")
@@ -53,11 +57,15 @@ def batch_set(
             store.write(key, value, now=now_ms(), ttl_ms=_ms(opts.ttl))
         return {}
 
-    return _run("set", items, fault, apply)
+    return _run("set", items, fault, apply, payload_limit)
 
 
 def batch_get(
-    registry: EntityRegistry, kvs: KvsStore, items: Any, fault: ItemFault | None
+    registry: EntityRegistry,
+    kvs: KvsStore,
+    items: Any,
+    fault: ItemFault | None,
+    payload_limit: int = _limits.PAYLOAD_MAX_BYTES,
 ) -> dict[str, Any]:
     def apply(item: dict[str, Any]) -> dict[str, Any]:
         key, entity = item["key"], item.get("entityName")
@@ -72,11 +80,15 @@ def batch_get(
             raise ForgeStorageError("KEY_NOT_FOUND")
         return found.render(key, fields, entity)
 
-    return _run("get", items, fault, apply)
+    return _run("get", items, fault, apply, payload_limit)
 
 
 def batch_delete(
-    registry: EntityRegistry, kvs: KvsStore, items: Any, fault: ItemFault | None
+    registry: EntityRegistry,
+    kvs: KvsStore,
+    items: Any,
+    fault: ItemFault | None,
+    payload_limit: int = _limits.PAYLOAD_MAX_BYTES,
 ) -> dict[str, Any]:
     def apply(item: dict[str, Any]) -> dict[str, Any]:
         key, entity = item["key"], item.get("entityName")
@@ -86,11 +98,13 @@ def batch_delete(
             raise ForgeStorageError("KEY_NOT_FOUND")
         return {}
 
-    return _run("delete", items, fault, apply)
+    return _run("delete", items, fault, apply, payload_limit)
 
 
-def _run(operation: str, items: Any, fault: ItemFault | None, apply: Apply) -> dict[str, Any]:
-    check_request(operation, items)
+def _run(
+    operation: str, items: Any, fault: ItemFault | None, apply: Apply, payload_limit: int
+) -> dict[str, Any]:
+    check_request(operation, items, payload_limit)
     successful: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     for item in items:
@@ -114,7 +128,9 @@ def _run(operation: str, items: Any, fault: ItemFault | None, apply: Apply) -> d
     return {"successfulKeys": successful, "failedKeys": failed}
 
 
-def check_request(operation: str, items: Any) -> None:
+def check_request(
+    operation: str, items: Any, payload_limit: int = _limits.PAYLOAD_MAX_BYTES
+) -> None:
     """Whole-request rules (decision 10): 400 ``BAD_REQUEST`` when broken."""
     if not isinstance(items, list):
         raise ForgeStorageError("BAD_REQUEST", f"batch/{operation} takes an array of items")
@@ -141,11 +157,10 @@ def check_request(operation: str, items: Any) -> None:
             )
         seen.add(ident)
     size = encoded_size(items)
-    if size > _limits.PAYLOAD_MAX_BYTES:
+    if size > payload_limit:
         raise ForgeStorageError(
             "BAD_REQUEST",
-            f"batch/{operation} payload is {size} bytes, but at most "
-            f"{_limits.PAYLOAD_MAX_BYTES} are allowed",
+            f"batch/{operation} payload is {size} bytes, but at most {payload_limit} are allowed",
         )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_forge_storage import _limits
+from pytest_forge_storage._realism import Realism
 
 from ._entity_ops import EntityOperations
 from ._items import Item
@@ -35,9 +36,11 @@ class Engine(EntityOperations):
     their own.
     """
 
-    def __init__(self, *, _root: Engine | None = None) -> None:
+    def __init__(self, *, realism: Realism | None = None, _root: Engine | None = None) -> None:
         self._root = _root
         self.lock: threading.RLock = _root.lock if _root is not None else threading.RLock()
+        #: The realism knobs of the storage (shared with the router; partitions use the root's).
+        self.realism: Realism = _root.realism if _root is not None else (realism or Realism())
         self.kvs = KvsStore(max_bytes=_limits.VALUE_MAX_BYTES)
         self.secrets = KvsStore(max_bytes=_limits.SECRET_MAX_BYTES)
         self._init_entities()
@@ -63,6 +66,9 @@ class Engine(EntityOperations):
         root = self._root or self
         with self.lock:
             return dict(root._partitions)
+
+    def payload_limit(self) -> int:
+        return (self._root or self).realism.batch_payload_limit
 
     def _engines(self) -> list[Engine]:
         root = self._root or self

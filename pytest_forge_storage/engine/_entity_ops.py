@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pytest_forge_storage import _limits
 from pytest_forge_storage._clock import now_ms
 from pytest_forge_storage._errors import ForgeStorageError
 
@@ -92,6 +93,10 @@ class EntityOperations:
 
     def _engines(self) -> list[Any]:
         return [self]
+
+    def payload_limit(self) -> int:
+        """The cap on a batch or transaction payload (the realism knob; 4 MiB by default)."""
+        return _limits.PAYLOAD_MAX_BYTES
 
     def entity_names(self) -> list[str]:
         with self.lock:
@@ -180,19 +185,25 @@ class EntityOperations:
     # -- batch and transactions --------------------------------------------------------
     def batch_set(self, items: list[Any], *, item_fault: ItemFault | None = None) -> dict[str, Any]:
         with self.lock:
-            return _batch.batch_set(self._entities, self.kvs, items, item_fault)
+            return _batch.batch_set(
+                self._entities, self.kvs, items, item_fault, self.payload_limit()
+            )
 
     def batch_get(self, items: list[Any], *, item_fault: ItemFault | None = None) -> dict[str, Any]:
         with self.lock:
-            return _batch.batch_get(self._entities, self.kvs, items, item_fault)
+            return _batch.batch_get(
+                self._entities, self.kvs, items, item_fault, self.payload_limit()
+            )
 
     def batch_delete(
         self, items: list[Any], *, item_fault: ItemFault | None = None
     ) -> dict[str, Any]:
         with self.lock:
-            return _batch.batch_delete(self._entities, self.kvs, items, item_fault)
+            return _batch.batch_delete(
+                self._entities, self.kvs, items, item_fault, self.payload_limit()
+            )
 
     def transaction(self, body: dict[str, Any]) -> None:
         """Apply a transaction or raise; ``None`` means 204 (decision 11)."""
         with self.lock:
-            run_transaction(self._entities, self.kvs, body)
+            run_transaction(self._entities, self.kvs, body, self.payload_limit())

@@ -47,8 +47,13 @@ class _Op:
         return key
 
 
-def run_transaction(registry: EntityRegistry, kvs: KvsStore, body: Any) -> None:
-    ops = _shape(body)
+def run_transaction(
+    registry: EntityRegistry,
+    kvs: KvsStore,
+    body: Any,
+    payload_limit: int = _limits.PAYLOAD_MAX_BYTES,
+) -> None:
+    ops = _shape(body, payload_limit)
     for op in ops:
         _validate(registry, op)
     now = now_ms()
@@ -82,7 +87,7 @@ def _invalid(message: str) -> ForgeStorageError:
     return ForgeStorageError("INVALID_TRANSACTION_REQUEST", message)
 
 
-def _shape(body: Any) -> list[_Op]:
+def _shape(body: Any, payload_limit: int) -> list[_Op]:
     """The request's structure (decision 11)."""
     if not isinstance(body, dict):
         raise _invalid("The transaction request must be an object")
@@ -115,10 +120,9 @@ def _shape(body: Any) -> list[_Op]:
             )
         seen[ident] = op.where
     size = encoded_size(body)
-    if size > _limits.PAYLOAD_MAX_BYTES:
+    if size > payload_limit:
         raise _invalid(
-            f"The transaction payload is {size} bytes, but at most "
-            f"{_limits.PAYLOAD_MAX_BYTES} are allowed"
+            f"The transaction payload is {size} bytes, but at most {payload_limit} are allowed"
         )
     return ops
 

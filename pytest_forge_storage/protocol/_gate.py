@@ -17,7 +17,7 @@ concerns apply. Both protocols have this one shape, and neither imports the rout
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from pytest_forge_storage._errors import ForgeStorageError
@@ -35,6 +35,17 @@ class Gate(Protocol):
         """The storage the request reaches (valid once :meth:`authorize` let it in)."""
         ...
 
+    @property
+    def screening(self) -> bool:
+        """Whether :meth:`check` can stop anything now (faults planned, rate limits on); when
+        not, a protocol may skip the work of asking it for each operation."""
+        ...
+
+    @property
+    def extra_headers(self) -> Mapping[str, str]:
+        """Headers for an error answer that :meth:`check` gave (a rate limit's Retry-After)."""
+        ...
+
     def authorize(self, headers: Mapping[str, str]) -> ForgeStorageError | None:
         """The 401 for a missing, blank or refused token, or ``None`` to go on."""
         ...
@@ -44,9 +55,13 @@ class Gate(Protocol):
         ...
 
     def check(
-        self, operation: str, key: str | None, entity_name: str | None
+        self, operation: str, key: str | None, entity_name: str | None, body: Any = None
     ) -> ForgeStorageError | TransportFault | None:
-        """What answers this operation instead of serving it, or ``None`` to serve it."""
+        """What answers this operation instead of serving it, or ``None`` to serve it.
+
+        ``body`` is the parsed request (REST) or the field's arguments (GraphQL): what a
+        write will be charged against the rate limits.
+        """
         ...
 
     def item_fault(self, operation: str) -> ItemFault | None:
@@ -63,6 +78,8 @@ class Gate(Protocol):
         status: int,
         response: bytes,
         error_code: str | None,
+        body: Any = None,
     ) -> None:
-        """Record one operation: ``operation`` is ``None`` for an unknown storage path."""
+        """Record one operation (``operation`` is ``None`` for an unknown storage path) and
+        count its usage; ``body`` is the parsed request when ``request`` is not compact."""
         ...

@@ -75,8 +75,9 @@ def handle(request: HttpRequest, gate: Gate) -> HttpResponse | TransportFault | 
     if envelope.error is not None:
         return envelope.error
     faults: dict[tuple[str | int, ...], ForgeStorageError] = {}
-    for call in _plan(gate.store, envelope):
-        stop = gate.check(call.operation, call.key, call.entity_name)
+    planned = _plan(gate.store, envelope) if gate.screening else []
+    for call in planned:
+        stop = gate.check(call.operation, call.key, call.entity_name, call.request)
         if stop is None:
             continue
         if isinstance(stop, TransportFault):
@@ -85,7 +86,8 @@ def handle(request: HttpRequest, gate: Gate) -> HttpResponse | TransportFault | 
         if stop.status in WHOLE_REQUEST_STATUSES or stop.status >= 500:
             body = error_body(stop.message, stop.code, stop.status)
             _record(gate, call, request, stop.status, body, stop.code)
-            return HttpResponse(stop.status, body, JSON_HEADERS)
+            headers = {**JSON_HEADERS, **gate.extra_headers} if stop.status == 429 else JSON_HEADERS
+            return HttpResponse(stop.status, body, headers)
         faults[call.path] = stop
     return _execute(gate, request, envelope, faults)
 

@@ -163,7 +163,7 @@ def handle(
             )
         body = parse_body(request.body)
         key, entity_name = describe(operation, body)
-        stop = gate.check(operation, key, entity_name)
+        stop = gate.check(operation, key, entity_name, body)
         if isinstance(stop, TransportFault):
             gate.record("rest", operation, key, entity_name, request.body, 0, b"", None)
             return stop
@@ -173,7 +173,7 @@ def handle(
     except ForgeStorageError as exc:
         return _answer_error(gate, request, operation, key, entity_name, exc)
     raw = b"" if payload is None else _json.dumps(payload)
-    gate.record("rest", operation, key, entity_name, request.body, status, raw, None)
+    gate.record("rest", operation, key, entity_name, request.body, status, raw, None, body)
     return HttpResponse(status, raw, JSON_HEADERS if raw else {})
 
 
@@ -187,7 +187,10 @@ def _answer_error(
 ) -> HttpResponse:
     raw = _json.dumps(error.to_rest())
     gate.record("rest", operation, key, entity_name, request.body, error.status, raw, error.code)
-    return HttpResponse(error.status, raw, ALLOW_POST if error.status == 405 else JSON_HEADERS)
+    headers = ALLOW_POST if error.status == 405 else JSON_HEADERS
+    if error.status == 429 and gate.extra_headers:
+        headers = {**headers, **gate.extra_headers}
+    return HttpResponse(error.status, raw, headers)
 
 
 def parse_body(raw: bytes) -> Any:

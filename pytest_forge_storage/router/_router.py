@@ -22,11 +22,15 @@ from pytest_forge_storage._http import (
     TransportFault,
 )
 from pytest_forge_storage._operations import DEFAULT_BASE_URL
+from pytest_forge_storage._realism import Realism
+from pytest_forge_storage._usage import request_size
 
 from ._calls import StorageCall
 from ._faults import FaultPlan
 from ._installations import DEFAULT, Installations
+from ._meter import Meter
 from ._origins import Origins, Route, route_local
+from ._ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from pytest_forge_storage.engine import Engine, ItemFault
@@ -36,7 +40,13 @@ if TYPE_CHECKING:
 class Router:
     """Serves Forge storage requests for one :class:`~pytest_forge_storage.ForgeStorage`."""
 
-    def __init__(self, engine: Engine, base_urls: Iterable[str] = (DEFAULT_BASE_URL,)) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        base_urls: Iterable[str] = (DEFAULT_BASE_URL,),
+        *,
+        realism: Realism | None = None,
+    ) -> None:
         self.engine = engine
         self.origins = Origins(base_urls)
         self.installations = Installations()
@@ -44,7 +54,28 @@ class Router:
         self.faults = FaultPlan()
         self.auth_required = True
         self.allowed_tokens: set[str] | None = None
+        #: Usage counting, always on (design §2.7); rate limits per installation when asked.
+        self.meter = Meter()
+        self.realism = realism if realism is not None else Realism()
+        self._limiters: dict[str, RateLimiter] = {}
         self._record_lock = threading.Lock()
+
+    def limiter(self, installation: str) -> RateLimiter:
+        """The rate limits of ``installation`` (windows kept while the test runs)."""
+        found = self._limiters.get(installation)
+        if found is None:
+            with self._record_lock:
+                found = self._limiters.setdefault(installation, RateLimiter())
+        found.retry_after = self.realism.retry_after
+        return found
+
+    def forget(self) -> None:
+        """Forget calls, faults, usage and rate-limit windows (``storage.reset()``)."""
+        with self._record_lock:
+            self.calls.clear()
+            self._limiters.clear()
+        self.faults.clear()
+        self.meter.reset()
 
     def claims(self, url: str) -> bool:
         """Whether ``url`` is on a Forge origin: the transports' one question."""
@@ -95,7 +126,10 @@ class Router:
 class RequestGate:
     """The router's side of one request (the :class:`~pytest_forge_storage.protocol.Gate`)."""
 
-    __slots__ = ("_request", "_route", "_router", "installation", "store")
+    __slots__ = (
+        "_admitted", "_refused", "_request", "_route", "_router", "extra_headers",
+        "installation", "store",
+    )  # fmt: skip
 
     def __init__(self, router: Router, request: HttpRequest, route: Route) -> None:
         self._router = router
@@ -103,6 +137,11 @@ class RequestGate:
         self._route = route
         self.installation = DEFAULT
         self.store: Engine = router.engine
+        #: Headers to add to an error answer (``Retry-After`` of a rate limit, when asked).
+        self.extra_headers: Mapping[str, str] = {}
+        #: Operations the rate limiter admitted, with their write size: charged at record.
+        self._admitted: dict[tuple[str, str | None, str | None], int] = {}
+        self._refused: set[tuple[str, str | None, str | None]] = set()
 
     def authorize(self, headers: Mapping[str, str]) -> ForgeStorageError | None:
         key, denied = self._router.authorize(headers, via_proxy=self._route.via_proxy)
@@ -111,23 +150,35 @@ class RequestGate:
             self.store = self._router.engine.partition(key)
         return denied
 
+    @property
+    def screening(self) -> bool:
+        return bool(self._router.faults) or self._router.realism.rate_limits
+
     def context_error(self, context_ari: object) -> ForgeStorageError | None:
         return self._router.installations.context_error(self.installation, context_ari)
 
     def check(
-        self, operation: str, key: str | None, entity_name: str | None
+        self, operation: str, key: str | None, entity_name: str | None, body: Any = None
     ) -> ForgeStorageError | TransportFault | None:
-        faults = self._router.faults
-        fault = (
-            faults.take(operation, key, entity_name, installation=self.installation)
-            if faults
-            else None
-        )
-        if fault is None:
-            return None
-        if fault.transport is not None:
-            return TransportFault(fault.transport)
-        return ForgeStorageError(fault.code, fault.message, fault.status)
+        router = self._router
+        faults = router.faults
+        if faults:
+            fault = faults.take(operation, key, entity_name, installation=self.installation)
+            if fault is not None:
+                if fault.transport is not None:
+                    return TransportFault(fault.transport)
+                return ForgeStorageError(fault.code, fault.message, fault.status)
+        if router.realism.rate_limits:
+            size = request_size(operation, body)
+            refusal = router.limiter(self.installation).admit(
+                operation, key, entity_name, write_bytes=size
+            )
+            if refusal is not None:
+                self._refused.add((operation, key, entity_name))
+                self.extra_headers = refusal.headers
+                return refusal.error
+            self._admitted[(operation, key, entity_name)] = size
+        return None
 
     def item_fault(self, operation: str) -> ItemFault | None:
         faults = self._router.faults
@@ -154,13 +205,29 @@ class RequestGate:
         status: int,
         response: bytes,
         error_code: str | None,
+        body: Any = None,
     ) -> None:
-        self._router.record(
+        router = self._router
+        router.record(
             StorageCall(
                 operation, api, key, entity_name, request, status, response, error_code,
                 self._request.url, self.installation,
             )
         )  # fmt: skip
+        ident = (operation or "", key, entity_name)
+        refused = ident in self._refused
+        charge = router.meter.record(
+            operation,
+            body if body is not None else request,
+            response,
+            status=status,
+            error_code=error_code,
+            rate_limited=refused,
+            installation=self.installation,
+            request_bytes=self._admitted.get(ident),
+        )
+        if ident in self._admitted:
+            router.limiter(self.installation).settle(operation, key, entity_name, charge)
 
 
 def _jwks(request: HttpRequest) -> HttpResponse:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_forge_storage._operations import check_operation
+from pytest_forge_storage._usage import Usage, assert_usage
 from pytest_forge_storage.router import StorageCall, describe_calls, make_fault
 
 from ._views import EntityView, KvsView
@@ -63,6 +64,18 @@ class Scope:
             self._part.entity_put(entity, key, value, ttl=seconds)
         else:
             self._part.put(key, value, secret=secret, ttl=seconds)
+
+    # -- usage ---------------------------------------------------------------------
+    @property
+    def usage(self) -> Usage:
+        """What the calls so far used, by Forge's accounting (a snapshot; design §2.7)."""
+        return self._router.meter.usage(self._installation)
+
+    def assert_usage(self, **maxima: float) -> None:
+        """Assert usage stays within ``maxima`` (``write_units=10``, ``cost_usd=0.001``, ...);
+        the message shows every figure."""
+        __tracebackhide__ = True
+        assert_usage(self.usage, **maxima)
 
     # -- recorded calls ------------------------------------------------------------
     @property

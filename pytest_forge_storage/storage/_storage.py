@@ -13,6 +13,7 @@ from typing import Any
 from pytest_forge_storage._errors import ForgeStorageError
 from pytest_forge_storage._http import HttpRequest, RouterResult
 from pytest_forge_storage._operations import DEFAULT_BASE_URL
+from pytest_forge_storage._realism import Realism, parse_realism
 from pytest_forge_storage.engine import Engine
 from pytest_forge_storage.router import Router
 
@@ -38,10 +39,11 @@ class ForgeStorage(Scope):
     ) -> None:
         if isinstance(base_urls, str):
             raise TypeError(f"base_urls takes a list of URLs, not a string: [{base_urls!r}]")
-        self._engine = Engine()
+        self._realism = Realism()
+        self._engine = Engine(realism=self._realism)
         urls = [DEFAULT_BASE_URL, *base_urls]
         self.base_urls: tuple[str, ...] = tuple(dict.fromkeys(u.rstrip("/") for u in urls))
-        self._router = Router(self._engine, self.base_urls)
+        self._router = Router(self._engine, self.base_urls, realism=self._realism)
         #: Let the Forge-origin requests that the fake does not serve (and no mock of yours
         #: answers) reach the network; storage is still served. Read at :meth:`start`.
         self.passthrough = False
@@ -149,6 +151,22 @@ class ForgeStorage(Scope):
             self.installation(key)
         return MappingProxyType(dict(self._installations))
 
+    # -- realism ---------------------------------------------------------------------
+    @property
+    def realism(self) -> Realism:
+        """Forge's limits, lag and lingering expiry, off unless asked (design §2.7).
+
+        Change a knob (``storage.realism.rate_limits = True``) or assign a preset
+        (``"off"``, ``"limits"``, ``"full"``), a dict of knobs or a ``Realism``.
+        """
+        return self._realism
+
+    @realism.setter
+    def realism(self, value: Realism | Mapping[str, Any] | str) -> None:
+        chosen = value if isinstance(value, Realism) else parse_realism(value)
+        for name, knob in chosen.as_dict().items():
+            setattr(self._realism, name, knob)
+
     @property
     def app_id(self) -> str:
         """The app's ARI: ``app.id`` of a loaded manifest, else a generated
@@ -189,10 +207,10 @@ class ForgeStorage(Scope):
         self._engine.define_entity(name, attributes, indexes)
 
     def reset(self) -> None:
-        """Empty every store, forget calls and faults; entity declarations stay."""
+        """Empty every store, forget calls, faults, usage and rate-limit windows; entity
+        declarations, installations and realism knobs stay."""
         self._engine.reset_all()
-        self._router.calls.clear()
-        self._router.faults.clear()
+        self._router.forget()
 
     def snapshot(self) -> dict[str, Any]:
         """Everything stored, in the ``data`` shape plus a ``metadata`` section; the other

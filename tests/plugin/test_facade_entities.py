@@ -537,7 +537,21 @@ def test_a_bad_ini_manifest_names_the_file_and_entity(pytester: pytest.Pytester)
         forge_storage_manifest = manifest.yml
         """
     )
-    pytester.makepyfile("def test_it(forge_storage):\n    pass\n")
+    pytester.makepyfile("def test_it(forge_storage):\n    pass\n\ndef test_other():\n    pass\n")
     result = pytester.runpytest("-p", "no:asyncio")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*manifest.yml*employee*"])
+    # Once, at start, as a usage error naming the option, the file and the entity (issue 16).
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*forge_storage_manifest = manifest.yml*manifest.yml*employee*"])
+
+
+def test_a_missing_ini_manifest_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini(
+        """
+        [pytest]
+        forge_storage_manifest = nowhere/manifest.yml
+        """
+    )
+    pytester.makepyfile("def test_it():\n    pass\n")
+    result = pytester.runpytest("-p", "no:asyncio")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*forge_storage_manifest = nowhere/manifest.yml: no file at *"])

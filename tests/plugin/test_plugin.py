@@ -110,7 +110,10 @@ def test_options_appear_in_help(pytester: pytest.Pytester) -> None:
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.forge_storage(manifest=None, data=None, auth=True)*"]
+        [
+            "@pytest.mark.forge_storage(manifest=None, data=None, auth=True, passthrough=False, "
+            "realism=None)*"
+        ]
     )
 
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_forge_storage._ratelimit import RateLimiter, RateLimits, Refusal
 from pytest_forge_storage._usage import NO_CHARGE, charge_for
+from pytest_forge_storage.router._ratelimit import RateLimiter, RateLimits, Refusal
 
 if TYPE_CHECKING:
     from conftest import Clock

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-from pytest_forge_storage._meter import Meter
 from pytest_forge_storage._operations import OPERATIONS
 from pytest_forge_storage._usage import (
     COUNTERS,
@@ -22,6 +21,7 @@ from pytest_forge_storage._usage import (
     request_size,
     units_for,
 )
+from pytest_forge_storage.router._meter import Meter
 
 URL = "https://api.atlassian.com/forge/storage/kvs/v1/set"
 

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from pytest_forge_storage._meter import Meter
 from pytest_forge_storage._usage import Usage
 from pytest_forge_storage._usage_report import (
     FORMAT,
@@ -18,6 +17,7 @@ from pytest_forge_storage._usage_report import (
     usage_json,
     usage_table,
 )
+from pytest_forge_storage.router._meter import Meter
 
 PLAIN = "tests/test_import.py::test_bulk_import_one_by_one"
 BATCHED = "tests/test_import.py::test_bulk_import_batched"

@@ -43,8 +43,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from ._errors import ForgeStorageError
-from ._usage import NO_CHARGE, READ_OPERATIONS, UNIT_BYTES, WRITE_OPERATIONS, Charge
+from pytest_forge_storage._errors import ForgeStorageError
+from pytest_forge_storage._usage import (
+    NO_CHARGE,
+    READ_OPERATIONS,
+    UNIT_BYTES,
+    WRITE_OPERATIONS,
+    Charge,
+)
+
 from ._windows import KeyWindows, Window
 
 __all__ = ["FORGE_RATE_LIMITS", "RateLimiter", "RateLimits", "Refusal"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ._usage import NO_CHARGE, Charge, Usage, charge_for
+from pytest_forge_storage._usage import NO_CHARGE, Charge, Usage, charge_for
 
 __all__ = ["DEFAULT_INSTALLATION", "Meter"]
 
