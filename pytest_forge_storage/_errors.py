@@ -50,3 +50,8 @@ class BlockedRequestError(Exception):
     token) reach the network; the message names the URL and says what to do. Not an
     ``OSError``, so that no client retries it or turns it into a connection error.
     """
+
+
+# Tracebacks show the public name (``pytest_forge_storage.ForgeStorageError``).
+ForgeStorageError.__module__ = "pytest_forge_storage"
+BlockedRequestError.__module__ = "pytest_forge_storage"

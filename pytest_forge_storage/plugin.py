@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .transports.server import ForgeStorageServer
 
 _storage_key = pytest.StashKey["ForgeStorage"]()
+_call_failed_key = pytest.StashKey[bool]()
+#: Calls shown in a failure's report section without -v.
+_REPORT_LAST = 20
 _settings_key = pytest.StashKey[Settings]()
 _USAGE_ATTRIBUTE = "forge_storage_usage"
 
@@ -105,6 +108,14 @@ def forge_storage(request: pytest.FixtureRequest) -> Generator[ForgeStorage, Non
         yield storage
     finally:
         storage.stop()
+    unfired = storage._router.faults.unfired()
+    if unfired and not request.node.stash.get(_call_failed_key, False):
+        lines = "\n".join(f"  {fault.describe()}" for fault in unfired)
+        pytest.fail(
+            f"{len(unfired)} planned Forge storage fault(s) never fired (a misspelt key= or "
+            f"operation is the usual cause; pass required=False to allow it):\n{lines}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -123,10 +134,15 @@ def pytest_runtest_makereport(
     storage = item.stash.get(_storage_key, None)
     if storage is None:
         return
+    if report.when == "call":
+        item.stash[_call_failed_key] = report.failed
     if report.failed:
         from .router import describe_calls
 
-        report.sections.append(("forge storage calls", describe_calls(storage.calls)))
+        verbose = item.config.get_verbosity() > 0
+        text = describe_calls(storage.calls, last=None if verbose else _REPORT_LAST)
+        report.sections.append(("forge storage calls", text))
+        item.user_properties.append(("forge_storage.calls", describe_calls(storage.calls)))
     if report.when == "teardown":
         usage = storage._router.meter.as_dict()
         if usage:

@@ -132,6 +132,26 @@ def _decode(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
-def describe_calls(calls: Iterable[StorageCall]) -> str:
-    lines = [f"  {i}. {call.summary()}" for i, call in enumerate(calls, 1)]
-    return "\n".join(lines) if lines else "  (no storage calls were recorded)"
+def describe_calls(calls: Iterable[StorageCall], *, last: int | None = None) -> str:
+    """One line per call (no values, so nothing secret); only the ``last`` ones when given."""
+    numbered = list(enumerate(calls, 1))
+    if not numbered:
+        return "  (no storage calls were recorded)"
+    hidden = len(numbered) - last if last is not None and len(numbered) > last else 0
+    shown = numbered[hidden:]
+    lines = [f"  ({hidden} earlier calls not shown; -v shows every call)"] if hidden else []
+    installations = {call.installation for _, call in numbered}
+    if len(installations) > 1:
+        for installation in sorted(installations, key=lambda k: (k != "default", k)):
+            lines.append(f"  installation {installation!r}:")
+            lines.extend(
+                f"    {i}. {call.summary()}"
+                for i, call in shown
+                if call.installation == installation
+            )
+    else:
+        lines.extend(f"  {i}. {call.summary()}" for i, call in shown)
+    return "\n".join(lines)
+
+
+StorageCall.__module__ = "pytest_forge_storage"  # the public name in reprs and tracebacks

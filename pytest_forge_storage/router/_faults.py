@@ -23,6 +23,8 @@ class Fault:
     transport: Literal["connection", "timeout"] | None = None
     #: Only calls of this installation (``None``: any).
     installation: str | None = None
+    #: Never fired by the end of the test: a failure (``fail(..., required=False)`` opts out).
+    required: bool = True
     seen: int = field(default=0, init=False)
     fired: int = field(default=0, init=False)
 
@@ -35,6 +37,20 @@ class Fault:
             and (self.key is None or self.key == key)
             and (self.entity_name is None or self.entity_name == entity_name)
         )
+
+    def describe(self) -> str:
+        """How the test planned it: ``fail('get', key='k', code='KEY_NOT_FOUND', times=1)``."""
+        name = "fail_transport" if self.transport else "fail"
+        args = [repr(self.operation)] if self.operation is not None else []
+        for label, value in (("key", self.key), ("entity_name", self.entity_name)):
+            if value is not None:
+                args.append(f"{label}={value!r}")
+        args.append(f"error={self.transport!r}" if self.transport else f"code={self.code!r}")
+        if self.after:
+            args.append(f"after={self.after}")
+        args.append(f"times={self.times}")
+        where = f" on installation {self.installation!r}" if self.installation else ""
+        return f"{name}({', '.join(args)}){where}: matched {self.seen} call(s), fired none"
 
     @property
     def spent(self) -> bool:
@@ -66,6 +82,11 @@ class FaultPlan:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def unfired(self) -> list[Fault]:
+        """The required faults that no call has fired yet."""
+        with self._lock:
+            return [fault for fault in self._faults if fault.required and not fault.fired]
 
     def take(
         self,
@@ -109,6 +130,7 @@ def make_fault(
     entity_name: str | None,
     transport: Literal["connection", "timeout"] | None = None,
     installation: str | None = None,
+    required: bool = True,
 ) -> Fault:
     """Check the arguments of ``fail()``/``fail_transport()`` and build the fault."""
     check_operation(operation)
@@ -137,4 +159,5 @@ def make_fault(
         entity_name=entity_name,
         transport=transport,
         installation=installation,
+        required=bool(required),
     )

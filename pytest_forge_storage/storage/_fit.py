@@ -319,3 +319,6 @@ def invocation(
         span_id=secrets.token_hex(8),
         _claims=json.dumps(claims, separators=(",", ":")),
     )
+
+
+Invocation.__module__ = "pytest_forge_storage"  # the public name in reprs and tracebacks

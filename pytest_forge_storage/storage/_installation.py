@@ -137,3 +137,6 @@ class Installation(Scope):
             f"<Installation {self.key!r} {self.product} site/{self.cloud_id} "
             f"({self.environment}): {len(self.kvs)} kvs, {len(self.calls)} calls>"
         )
+
+
+Installation.__module__ = "pytest_forge_storage"  # the public name in reprs and tracebacks

@@ -8,13 +8,15 @@ share seeding views, recorded calls, assertions and faults; this module has them
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_forge_storage._operations import check_operation
 from pytest_forge_storage._usage import Usage, assert_usage
-from pytest_forge_storage.router import StorageCall, describe_calls, make_fault
+from pytest_forge_storage.router import StorageCall, make_fault
 
+from ._assertions import check_request, closest, matches, recorded, shown_request
 from ._views import EntityView, KvsView
 
 if TYPE_CHECKING:
@@ -92,8 +94,12 @@ class Scope:
         key: str | None = None,
         entity_name: str | None = None,
         api: Literal["rest", "graphql"] | None = None,
+        request: Mapping[str, Any] | None = None,
     ) -> list[StorageCall]:
+        """The recorded calls that match every filter given (``request``: a subset of the
+        call's parsed request, see ``assert_called``)."""
         check_operation(operation)
+        check_request(request)
         return [
             call
             for call in list(self._router.calls)
@@ -102,6 +108,7 @@ class Scope:
             and (key is None or call.key == key)
             and (entity_name is None or call.entity_name == entity_name)
             and (api is None or call.api == api)
+            and matches(call, request)
         ]
 
     def assert_called(
@@ -111,31 +118,54 @@ class Scope:
         key: str | None = None,
         entity_name: str | None = None,
         times: int | None = None,
+        request: Mapping[str, Any] | None = None,
     ) -> None:
-        """Assert ``operation`` was called (``times`` times, when given)."""
-        __tracebackhide__ = True
-        found = self.calls_to(operation, key=key, entity_name=entity_name)
-        wanted = _describe_filter(operation, key, entity_name)
-        if times is None and not found:
-            raise AssertionError(
-                f"Expected a storage call {wanted}, but none was made.\n"
-                f"Recorded calls:\n{describe_calls(self.calls)}"
-            )
-        if times is not None and len(found) != times:
-            raise AssertionError(
-                f"Expected {times} storage call(s) {wanted}, but {_count(found)} made.\n"
-                f"Recorded calls:\n{describe_calls(self.calls)}"
-            )
+        """Assert ``operation`` was called (``times`` times, when given).
 
-    def assert_not_called(self, operation: str | None = None, *, key: str | None = None) -> None:
-        """Assert no call was made (to ``operation``, for ``key``, when given)."""
+        ``request`` must be a subset of the call's parsed request: nested dicts compared as
+        subsets, lists and scalars for equality (``request={"value": 1, "options": {"ttl":
+        {"value": 5, "unit": "MINUTES"}}}``).
+        """
         __tracebackhide__ = True
-        found = self.calls_to(operation, key=key)
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
+            raise TypeError(f"times takes a number of calls, e.g. times=1, not {times!r}")
+        found = self.calls_to(operation, key=key, entity_name=entity_name, request=request)
+        wanted = _describe_filter(operation, key, entity_name) + shown_request(request, operation)
+        if times is None and found:
+            return
+        if times is not None and len(found) == times:
+            return
+        if times is None:
+            head = f"Expected a storage call {wanted}, but none was made."
+        else:
+            head = f"Expected {times} storage call(s) {wanted}, but {_count(found)} made."
+        near = ""
+        if request is not None:
+            candidates = [
+                call
+                for call in self.calls_to(operation, key=key, entity_name=entity_name)
+                if not matches(call, request)
+            ]
+            near = closest(candidates, request, self.calls)
+        raise AssertionError(f"{head}\n{near}{recorded(self.calls)}")
+
+    def assert_not_called(
+        self,
+        operation: str | None = None,
+        *,
+        key: str | None = None,
+        entity_name: str | None = None,
+        request: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Assert no call was made that matches every filter given."""
+        __tracebackhide__ = True
+        found = self.calls_to(operation, key=key, entity_name=entity_name, request=request)
         if found:
-            wanted = _describe_filter(operation, key, None)
+            wanted = _describe_filter(operation, key, entity_name)
+            wanted += shown_request(request, operation)
             raise AssertionError(
                 f"Expected no storage call {wanted}, but {_count(found)} made.\n"
-                f"Recorded calls:\n{describe_calls(self.calls)}"
+                f"{recorded(self.calls)}"
             )
 
     # -- faults --------------------------------------------------------------------
@@ -150,11 +180,13 @@ class Scope:
         after: int = 0,
         key: str | None = None,
         entity_name: str | None = None,
+        required: bool = True,
     ) -> None:
         """Answer the next ``times`` matching calls with a Forge error instead of serving them.
 
         A ``key`` with a batch operation (or with no operation) fails just that item of a
-        batch, the way a real partial failure looks.
+        batch, the way a real partial failure looks. A fault that never fires fails the test
+        at teardown (a misspelt ``key=`` is the usual cause) unless ``required=False``.
         """
         self._router.faults.add(
             make_fault(
@@ -167,6 +199,7 @@ class Scope:
                 key=key,
                 entity_name=entity_name,
                 installation=self._installation,
+                required=required,
             )
         )
 
@@ -177,8 +210,10 @@ class Scope:
         error: Literal["connection", "timeout"] = "connection",
         times: int | None = 1,
         after: int = 0,
+        required: bool = True,
     ) -> None:
-        """Make the client raise its own connection or timeout error for matching calls."""
+        """Make the client raise its own connection or timeout error for matching calls (never
+        fired: a failure at teardown, unless ``required=False``)."""
         if error not in ("connection", "timeout"):
             raise ValueError(f"error must be 'connection' or 'timeout', not {error!r}")
         self._router.faults.add(
@@ -193,6 +228,7 @@ class Scope:
                 entity_name=None,
                 transport=error,
                 installation=self._installation,
+                required=required,
             )
         )
 

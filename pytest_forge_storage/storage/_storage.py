@@ -270,3 +270,6 @@ class ForgeStorage(Scope):
             f"<ForgeStorage {state}: {len(self.kvs)} kvs, {len(self.secrets)} secrets, "
             f"{len(self.calls)} calls>"
         )
+
+
+ForgeStorage.__module__ = "pytest_forge_storage"  # the public name in reprs and tracebacks

@@ -198,7 +198,7 @@ def test_seeds(forge_storage, n):
     forge_storage.kvs[f"k{n}"] = n
     forge_storage.secrets["s"] = "x"
     forge_storage.entity("widget")["w"] = {"size": n}
-    forge_storage.fail("get", times=None)
+    forge_storage.fail("get", times=None, required=False)  # planted to prove it does not leak
     forge_storage.allowed_tokens = {"nobody"}
     with httpx.Client() as client:
         assert client.post(BASE + "get", json={"key": "k"}, headers=AUTH).status_code == 401
