@@ -8,7 +8,8 @@ pipelining and ``Expect: 100-continue``. On top of it, stricter than h11 alone:
 * ``Transfer-Encoding`` together with ``Content-Length`` is refused: RFC 9112 §6.1 lets a
   server refuse it, and a proxy in front might frame the body by the other header;
 * the body cap counts bytes as they arrive, so a chunked body cannot go past it;
-* a method HTTP does not define is 501 before its body is read;
+* a method HTTP does not define is 501, an HTTP version other than 1.0 or 1.1 is 505, both
+  before the body is read;
 * every other framing error is 400.
 
 A refusal is an answer (JSON ``{code, message}``) followed by closing the connection: after
@@ -30,13 +31,17 @@ import h11
 from pytest_forge_storage._calls import encode_json
 
 #: Methods routed to the storage (which answers 405 where Forge would); any other is 501.
-METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"}
-)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"})
 #: Content-Length values longer than this are refused unparsed (h11 >= 0.15 does the same).
 MAX_LENGTH_DIGITS = 20
 #: The ``code`` member of our own (non-Forge) answers, by status.
-CODES = {408: "REQUEST_TIMEOUT", 413: "MAX_SIZE", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE"}
+CODES = {
+    408: "REQUEST_TIMEOUT",
+    413: "MAX_SIZE",
+    501: "NOT_IMPLEMENTED",
+    503: "SERVICE_UNAVAILABLE",
+    505: "HTTP_VERSION_NOT_SUPPORTED",
+}
 #: A head is fed to h11 at most this much at a time (see Http11.receive).
 _HEAD_STEP = 8 * 1024
 _HOP_BY_HOP = frozenset({"content-length", "connection", "transfer-encoding"})
@@ -110,18 +115,18 @@ class Http11:
             return self._events(more=False)
         if self.head_since is None:
             self.head_since = now
-        view, offset = memoryview(data), 0
-        while offset < len(view):
-            size = len(view) - offset
+        offset, total = 0, len(data)
+        while offset < total:
+            size = total - offset
             if self._head is None:  # never step past the cap: h11 checks it between steps
                 size = min(size, _HEAD_STEP, max(1, self._max_head + 1 - self._head_bytes))
                 self._head_bytes += size
-            self._h11.receive_data(view[offset : offset + size])
+            self._h11.receive_data(data if size == total else data[offset : offset + size])
             offset += size
-            request = self._events(more=offset < len(view))
+            request = self._events(more=offset < total)
             if request is not None:
-                if offset < len(view):  # a pipelined next request: h11 keeps it for later
-                    self._h11.receive_data(view[offset:])
+                if offset < total:  # a pipelined next request: h11 keeps it for later
+                    self._h11.receive_data(data[offset:])
                 return request
         return None
 
@@ -177,6 +182,9 @@ class Http11:
         self.body_since = now
         self.method = head.method.decode("ascii", "replace")
         self.path = head.target.decode("ascii", "replace").split("?", 1)[0] or "/"
+        if head.http_version not in (b"1.1", b"1.0"):
+            version = head.http_version.decode("ascii", "replace")
+            raise Refusal(505, f"HTTP/{version} is not supported; this server speaks HTTP/1.1")
         lengths = [v for n, v in head.headers if n == b"content-length"]
         if lengths and any(n == b"transfer-encoding" for n, _ in head.headers):
             raise Refusal(400, "Transfer-Encoding and Content-Length must not come together")
@@ -232,9 +240,7 @@ class Http11:
 
     def refuse(self, refusal: Refusal) -> bytes:
         body = refusal.body()
-        return self.respond(
-            refusal.status, {"content-type": "application/json"}, body, close=True
-        )
+        return self.respond(refusal.status, {"content-type": "application/json"}, body, close=True)
 
     def next_cycle(self) -> bool:
         """After a response: ready for the next request (``True``) or must close."""
