@@ -85,6 +85,9 @@ class Http11:
         self._size = 0
         self._continued = False
         self._head: h11.Request | None = None
+        self._fields: list[tuple[bytes, bytes]] = []
+        self._close = False
+        self._buffered = False
         #: What the log line names: set once a head has been parsed.
         self.method = "-"
         self.path = "-"
@@ -109,9 +112,12 @@ class Http11:
         :class:`PeerClosed`. A head is fed to h11 in steps smaller than the header cap, so
         h11's cap on an incomplete head holds however much one ``recv()`` brought.
         """
+        self._buffered = False
         if not data:
             if data is not None:
                 self._h11.receive_data(b"")  # EOF
+            elif self.head_since is None and self._h11.trailing_data[0]:
+                self.head_since = now  # a pipelined request, already here
             return self._events(more=False)
         if self.head_since is None:
             self.head_since = now
@@ -142,10 +148,7 @@ class Http11:
                 waiting = self._h11.they_are_waiting_for_100_continue
                 if waiting and not more and not self._continued:
                     self._continued = True
-                    interim = h11.InformationalResponse(
-                        status_code=100, headers=[], reason=b"Continue"
-                    )
-                    self.interim = self._h11.send(interim) or b""
+                    self.interim = b"HTTP/1.1 100 Continue\r\n\r\n"
                 return None
             if isinstance(event, h11.Request):
                 self._start(event, time.monotonic())
@@ -185,8 +188,10 @@ class Http11:
         if head.http_version not in (b"1.1", b"1.0"):
             version = head.http_version.decode("ascii", "replace")
             raise Refusal(505, f"HTTP/{version} is not supported; this server speaks HTTP/1.1")
-        lengths = [v for n, v in head.headers if n == b"content-length"]
-        if lengths and any(n == b"transfer-encoding" for n, _ in head.headers):
+        # raw_items() is a plain list; iterating h11's Headers goes through Sequence.__iter__
+        self._fields = fields = [(name.lower(), value) for name, value in head.headers.raw_items()]
+        lengths = [v for n, v in fields if n == b"content-length"]
+        if lengths and any(n == b"transfer-encoding" for n, _ in fields):
             raise Refusal(400, "Transfer-Encoding and Content-Length must not come together")
         if lengths and len(lengths[0]) > MAX_LENGTH_DIGITS:
             raise Refusal(400, "Invalid Content-Length header: more than 20 digits")
@@ -198,7 +203,7 @@ class Http11:
     def _complete(self) -> Request:
         assert self._head is not None
         headers: dict[str, str] = {}
-        for raw_name, raw_value in self._head.headers:
+        for raw_name, raw_value in self._fields:
             name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         body = b"".join(self._parts)
@@ -213,50 +218,72 @@ class Http11:
     def respond(
         self, status: int, headers: Mapping[str, str], body: bytes, *, close: bool = False
     ) -> bytes:
-        """The bytes of one response (no body for HEAD, 204 and 304)."""
-        bodiless = status in (204, 304) or self.method == "HEAD"
-        fields = [(b"server", b"forge-storage-fake"), (b"date", _date())]
+        """The bytes of one response (no body for HEAD, 204 and 304).
+
+        Written here rather than through ``h11.Connection.send``: the fields are ours or the
+        router's, never the client's, and h11's checks on them cost more than the rest of a
+        response together. h11 parses; the keep-alive decision it would take is in
+        :meth:`keep_alive`.
+        """
+        close = close or not self.keep_alive()
+        self._close = close
+        lines = [
+            b"HTTP/1.1 %d %s\r\nserver: forge-storage-fake\r\ndate: %s\r\n"
+            % (status, _reason(status), _date())
+        ]
         for name, value in headers.items():
             if name.lower() not in _HOP_BY_HOP:
-                fields.append((name.encode("latin-1"), value.encode("latin-1")))
+                lines.append(b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1")))
         if status not in (204, 304):
-            fields.append((b"content-length", str(len(body)).encode()))
+            lines.append(b"content-length: %d\r\n" % len(body))
         if close:
-            fields.append((b"connection", b"close"))
-        reason = _reason(status)
-        try:
-            out = self._h11.send(h11.Response(status_code=status, headers=fields, reason=reason))
-            if body and not bodiless:
-                out = (out or b"") + (self._h11.send(h11.Data(data=body)) or b"")
-            return (out or b"") + (self._h11.send(h11.EndOfMessage()) or b"")
-        except h11.LocalProtocolError:
-            # h11 will not answer on this connection any more (e.g. after a framing error in
-            # a state it cannot respond from): write the same answer by hand, then close.
-            if not close:
-                fields.append((b"connection", b"close"))
-            head = b"HTTP/1.1 %d %s\r\n" % (status, reason)
-            head += b"".join(b"%s: %s\r\n" % field for field in fields)
-            return head + b"\r\n" + (b"" if bodiless else body)
+            lines.append(b"connection: close\r\n")
+        lines.append(b"\r\n")
+        if body and status not in (204, 304) and self.method != "HEAD":
+            lines.append(body)
+        return b"".join(lines)
+
+    def keep_alive(self) -> bool:
+        """Whether the client lets the connection live on after this request (RFC 9112 §9.3)."""
+        head = self._head
+        if head is None or self._h11.their_state is not h11.DONE:
+            return False  # refused mid-request: the rest of it cannot be framed
+        tokens = b",".join(v for n, v in self._fields if n == b"connection").lower()
+        options = {token.strip() for token in tokens.split(b",")}
+        if head.http_version == b"1.0":
+            return b"keep-alive" in options
+        return b"close" not in options
 
     def refuse(self, refusal: Refusal) -> bytes:
         body = refusal.body()
         return self.respond(refusal.status, {"content-type": "application/json"}, body, close=True)
 
     def next_cycle(self) -> bool:
-        """After a response: ready for the next request (``True``) or must close."""
-        if self._h11.our_state is not h11.DONE or self._h11.their_state is not h11.DONE:
+        """After a response: ready for the next request (``True``) or must close.
+
+        A fresh h11 connection takes over what the client already sent (a pipelined next
+        request), as ``start_next_cycle`` would after an h11-written response.
+        """
+        if self._close or self._head is None:
             return False
-        self._h11.start_next_cycle()
+        trailing, closed = self._h11.trailing_data
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_head)
+        if trailing:
+            self._h11.receive_data(trailing)
+        if closed:
+            self._h11.receive_data(b"")
         self._parts, self._size, self._continued, self._head = [], 0, False, None
         self.head_since = self.body_since = None
         self.method = self.path = "-"
-        self._head_bytes = len(self._h11.trailing_data[0])
+        self.started = 0.0
+        self._head_bytes = len(trailing)
+        self._buffered = bool(trailing) or closed
         return True
 
     @property
     def buffered(self) -> bool:
-        """Bytes of a next (pipelined) request are already here."""
-        return bool(self._h11.trailing_data[0])
+        """Bytes (or the end) of a next, pipelined request are already here."""
+        return self._buffered
 
 
 def refusal_bytes(status: int, message: str) -> bytes:

@@ -42,6 +42,10 @@ class WorkerPool:
                 self._threads.append(thread)
                 thread.start()
 
+    def quiet(self) -> bool:
+        """No job is waiting for a worker."""
+        return self._jobs.empty()
+
     def close(self, wait: float = 1.0) -> None:
         """Let the workers finish their current job (for at most ``wait`` seconds) and exit."""
         with self._lock:

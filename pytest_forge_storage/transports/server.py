@@ -230,7 +230,20 @@ class ForgeStorageServer:
         return result
 
     def _serve(self, conn: Connection, request: Request) -> None:
-        """A worker's job: answer one complete request, then hand the socket back."""
+        """A worker's job: answer one complete request (and the same client's next ones, while
+        they come at once), then hand the socket back to the I/O thread."""
+        next_request: Request | None = request
+        try:
+            while next_request is not None:
+                if not self._serve_one(conn, next_request):
+                    return
+                next_request = self._loop.after_answer(conn)
+        except Exception:  # the server stopped under this worker's feet
+            LOGGER.debug("worker gave up a connection", exc_info=True)
+            self._loop.hand_back(conn, "drop")
+
+    def _serve_one(self, conn: Connection, request: Request) -> bool:
+        """Answer ``request``; ``True`` when the whole answer was sent."""
         loop = self._loop
         http = conn.http
         assert http is not None
@@ -240,25 +253,28 @@ class ForgeStorageServer:
             if isinstance(answer, TransportFault):
                 if answer.error == "timeout":
                     conn.what = f"{what} dropped (timeout fault)"
-                    loop.hand_back(conn, float(self.timeout_delay), False)
+                    loop.hand_back(conn, "hold", float(self.timeout_delay))
                 else:
                     self.log(f"{what} dropped (connection fault) {_since(request.started)}")
-                    loop.hand_back(conn, None, False)
-                return
+                    loop.hand_back(conn, "drop")
+                return False
             data = http.respond(answer.status, answer.headers, answer.body)
             self.log(f"{what} {answer.status} {_since(request.started)}")
         except Exception:
             LOGGER.exception("pytest-forge-storage failed to answer %s", what)
-            loop.hand_back(conn, None, False)
-            return
+            loop.hand_back(conn, "drop")
+            return False
         try:
             sent = conn.sock.send(data)  # usually all of it: the socket's buffer is empty
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError:
-            loop.hand_back(conn, None, False)
-            return
-        loop.hand_back(conn, data[sent:], False)
+            loop.hand_back(conn, "drop")
+            return False
+        if sent < len(data):
+            loop.hand_back(conn, "write", data[sent:])
+            return False
+        return True
 
 
 def _error(status: int, code: str, message: str) -> HttpResponse:
