@@ -120,38 +120,52 @@ class Loop:
 
         A keep-alive client sends its next request as soon as it has read an answer; serving
         it on the same worker saves two thread hand-offs, what makes a pooled server slower
-        than one thread per connection. A worker waits at most :data:`GRACE` seconds for that,
-        and only for a whole request: a partial one goes to the I/O thread and its deadlines.
+        than one thread per connection. A worker waits at most :data:`GRACE` seconds for the
+        whole request (clients send the head and the body apart); what has arrived of it by
+        then goes to the I/O thread and its deadlines.
         """
         http = conn.http
         assert http is not None
         if not http.next_cycle():
             self.hand_back(conn, "linger")
             return None
-        if not http.buffered and (not self._pool.quiet() or not _readable(conn.sock, GRACE)):
+        if not http.buffered and not self._pool.quiet():
             self.rearm(conn)
             return None
-        try:
-            data = b"" if http.buffered else conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            self.rearm(conn)
-            return None
-        except OSError:
+        data: bytes | None = None if http.buffered else b""
+        until = time.monotonic() + GRACE
+        while True:
+            if data == b"":  # nothing new yet: wait, at most until the grace runs out
+                if not _readable(conn.sock, until - time.monotonic()):
+                    if http.phase == "idle":
+                        self.rearm(conn)
+                    else:  # part of a request: the I/O thread and its deadlines take over
+                        self.hand_back(conn, "received")
+                    return None
+                try:
+                    data = conn.sock.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    self.hand_back(conn, "drop")  # the client closed (or reset)
+                    return None
+            try:
+                request = http.receive(data, time.monotonic())
+            except PeerClosed:
+                self.hand_back(conn, "drop")
+                return None
+            except Refusal as refusal:
+                self.hand_back(conn, "refuse", refusal)
+                return None
+            if request is not None:
+                return request
+            if http.interim:  # 100 Continue: the client waits for it before the body
+                interim, http.interim = http.interim, b""
+                with contextlib.suppress(OSError):
+                    conn.sock.send(interim)
             data = b""
-        if not data and not http.buffered:
-            self.hand_back(conn, "drop")  # the client closed between requests
-            return None
-        try:
-            request = http.receive(data or None, time.monotonic())
-        except PeerClosed:
-            self.hand_back(conn, "drop")
-            return None
-        except Refusal as refusal:
-            self.hand_back(conn, "refuse", refusal)
-            return None
-        if request is None:
-            self.hand_back(conn, "received")
-        return request
 
     def rearm(self, conn: Connection) -> None:
         """From a worker, after a whole answer on a connection that lives on: wait for its next
@@ -466,6 +480,8 @@ class Loop:
 
 def _readable(sock: socket.socket, timeout: float) -> bool:
     """Whether ``sock`` has bytes (or its end) within ``timeout``; ``False`` once closed."""
+    if timeout <= 0:
+        return False
     try:
         poller = select.poll()
         poller.register(sock, select.POLLIN)

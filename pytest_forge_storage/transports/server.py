@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -194,7 +194,7 @@ class ForgeStorageServer:
 
     # -- one request ----------------------------------------------------------------------
     def dispatch(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> RouterResult:
         """Hand one request to the storage: an HttpResponse, a TransportFault or ``None``."""
         request = HttpRequest(method, self._origin + path, headers, body)
@@ -209,13 +209,12 @@ class ForgeStorageServer:
         self._log(line)
 
     def _answer(self, request: Request) -> HttpResponse | TransportFault:
-        path = urlsplit(request.target).path
+        target = request.target
+        path = target.partition("?")[0] if target.startswith("/") else urlsplit(target).path
         if self._control is not None and path.startswith(CONTROL_PREFIX):
-            return self._control.handle(request.method, request.target, request.body)
+            return self._control.handle(request.method, target, request.body)
         try:
-            result = self.dispatch(
-                request.method, request.target, dict(request.headers), request.body
-            )
+            result = self.dispatch(request.method, target, request.headers, request.body)
         except Exception as exc:  # a bug in the fake: answer, do not hang the client
             LOGGER.exception("pytest-forge-storage failed to serve %s %s", request.method, path)
             message = f"pytest-forge-storage failed to serve this request: {exc!r}"
