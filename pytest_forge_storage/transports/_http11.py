@@ -228,16 +228,16 @@ class Http11:
         close = close or not self.keep_alive()
         self._close = close
         lines = [
-            b"HTTP/1.1 %d %s\r\nserver: forge-storage-fake\r\ndate: %s\r\n"
+            b"HTTP/1.1 %d %s\r\nServer: forge-storage-fake\r\nDate: %s\r\n"
             % (status, _reason(status), _date())
         ]
         for name, value in headers.items():
             if name.lower() not in _HOP_BY_HOP:
                 lines.append(b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1")))
         if status not in (204, 304):
-            lines.append(b"content-length: %d\r\n" % len(body))
+            lines.append(b"Content-Length: %d\r\n" % len(body))
         if close:
-            lines.append(b"connection: close\r\n")
+            lines.append(b"Connection: close\r\n")
         lines.append(b"\r\n")
         if body and status not in (204, 304) and self.method != "HEAD":
             lines.append(body)
