@@ -3,17 +3,16 @@
 * activation + teardown of the fake, as the ``forge_storage`` fixture does it, beside the bare
   activation + teardown of a ``responses`` mock and a respx router with one route each;
 * ``import pytest_forge_storage.plugin`` in a fresh interpreter, beside ``import pytest``,
-  and which heavy modules it loaded;
-* ``ForgeStorageServer`` start + stop (the ``forge_storage_server`` fixture).
+  and which heavy modules it loaded.
+
+Server start + stop is in ``_server.py``, beside the server's per-request cost.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from _timing import Config, Row, median, ms, paired, simply, us
@@ -128,34 +127,5 @@ def import_rows(config: Config) -> list[Row]:
                 + (", ".join(sorted(loaded)) if loaded else "none")
             ),
             samples={"fake": plugin, "baseline": bare},
-        )
-    ]
-
-
-def server_rows(config: Config) -> list[Row]:
-    figure = "forge_storage_server start + stop"
-    try:
-        from pytest_forge_storage.transports.server import ForgeStorageServer
-    except ImportError:
-        return [Row("server", figure, None, "ms", note="transports/server.py is not there yet")]
-
-    def cycle() -> None:
-        server = ForgeStorageServer()
-        server.start()
-        server.stop()
-
-    @contextlib.contextmanager
-    def side() -> Iterator[Callable[[], Any]]:
-        yield cycle
-
-    samples = paired({"fake": side}, config, number=max(5, config.number // 40))
-    return [
-        Row(
-            "server",
-            figure,
-            ms(median(samples["fake"])),
-            "ms",
-            note="ForgeStorageServer(): bind a free port, serve in a thread, stop, release",
-            samples=samples,
         )
     ]

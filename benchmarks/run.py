@@ -32,6 +32,7 @@ import _invocations  # noqa: E402 - after the path set-up above
 import _realism  # noqa: E402
 import _scale  # noqa: E402
 import _served  # noqa: E402
+import _server  # noqa: E402
 import _startup  # noqa: E402
 from _timing import Config, Row  # noqa: E402
 
@@ -45,7 +46,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "moto": _served.moto_rows,
     "activation": _startup.activation_rows,
     "import": _startup.import_rows,
-    "server": _startup.server_rows,
+    "server": _server.server_rows,
     "kvs-scale": _scale.kvs_rows,
     "entity-scale": _scale.entity_rows,
     "memory": _scale.memory_rows,

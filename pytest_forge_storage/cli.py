@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from pytest_forge_storage import __version__
 from pytest_forge_storage._errors import ForgeStorageError
+
+if TYPE_CHECKING:
+    from pytest_forge_storage.storage import ForgeStorage
 
 PROG = "forge-storage-fake"
 
@@ -39,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--data", metavar="FILE", help="JSON file to seed from (the shape --dump writes)"
     )
-    serve.add_argument("--dump", metavar="FILE", help="write everything stored to FILE on exit")
+    serve.add_argument(
+        "--dump",
+        metavar="FILE",
+        help="write everything stored to FILE on exit (atomically: the old FILE stays whole "
+        "until the new one is complete)",
+    )
     serve.add_argument(
         "--no-auth", action="store_true", help="accept requests without a bearer token"
     )
@@ -47,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-remote",
         action="store_true",
         help="allow binding an interface other machines can reach (no TLS, any token works)",
+    )
+    serve.add_argument(
+        "--no-control",
+        action="store_true",
+        help="turn the control API (/_forge-storage/reset, seed, snapshot, calls, faults) off",
     )
     serve.add_argument(
         "--quiet", action="store_true", help="do not log one line per request to stderr"
@@ -65,6 +83,11 @@ def serve(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if args.dump:
+        try:
+            check_writable(args.dump)
+        except OSError as exc:
+            return _fail(f"cannot write --dump {args.dump}: {_reason(exc)}")
     try:
         server = ForgeStorageServer(
             host=args.host,
@@ -72,39 +95,129 @@ def serve(args: argparse.Namespace) -> int:
             manifest=args.manifest,
             log=None if args.quiet else log,
             allow_remote=args.allow_remote,
+            control=not args.no_control,
         )
     except (OSError, ValueError, ForgeStorageError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(_reason(exc))
     storage = server.storage
     storage.auth = not args.no_auth
     if args.data:
         try:
-            storage.load(args.data)
-        except (OSError, ForgeStorageError) as exc:
+            storage.restore(_read_data(args.data))  # checked whole first: nothing half-loaded
+        except (OSError, ValueError, TypeError, ForgeStorageError) as exc:
             server.stop()
-            print(f"{PROG}: error: cannot load --data {args.data}: {exc}", file=sys.stderr)
-            return 2
+            return _fail(f"cannot load --data {args.data}: {_reason(exc)}")
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        server.start()
+        # Printed before serving starts (connections wait in the backlog meanwhile), so the
+        # line comes before any request is answered.
         print(f"{PROG} serving on {server.url}", flush=True)
+        server.start()
         while True:
             time.sleep(3600)
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.stop()
-    if args.dump:
+        # From here on a second SIGTERM (or Ctrl-C) must not cut the dump short.
+        interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
-            storage.dump(args.dump)
-        except OSError as exc:
-            print(f"{PROG}: error: cannot write --dump {args.dump}: {exc}", file=sys.stderr)
-            return 1
-    print(f"{PROG} stopped", file=sys.stderr, flush=True)
+            server.stop()
+            code = _dump(storage, args.dump, quiet=args.quiet) if args.dump else 0
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, interrupt)
+    if code == 0:
+        print(f"{PROG} stopped", file=sys.stderr, flush=True)
+    return code
+
+
+def _read_data(path: str) -> Any:
+    """The ``--data`` file as strict JSON (what a request body must be, too)."""
+    from pytest_forge_storage._json import loads
+
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        return loads(raw)
+    except ForgeStorageError as exc:
+        raise ForgeStorageError(
+            exc.code, "not JSON: " + exc.message.replace("The request body", "the file")
+        ) from None
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise ``OSError`` unless a file can be created at ``path`` (tried, not guessed)."""
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"{target} is a directory")
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"the directory {directory} does not exist")
+    fd, probe = tempfile.mkstemp(prefix=".forge-storage-probe-", dir=directory)
+    os.close(fd)
+    os.unlink(probe)
+
+
+def write_json_atomically(path: str | os.PathLike[str], data: Any) -> None:
+    """Write ``data`` as the JSON ``ForgeStorage.dump()`` writes, without ever leaving a
+    partial file at ``path``: a temporary file in the same directory, flushed and fsynced,
+    then renamed over ``path`` (and the directory fsynced, so the rename lasts too)."""
+    target = os.path.abspath(path)
+    directory = os.path.dirname(target)
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    fd, temporary = tempfile.mkstemp(
+        prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory
+    )
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(temporary, _mode_for(target))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError, AttributeError):  # not on Windows
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _mode_for(target: str) -> int:
+    """The existing file's mode, else what ``open(path, "w")`` would give (0o666 - umask)."""
+    try:
+        return os.stat(target).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _dump(storage: ForgeStorage, path: str, *, quiet: bool) -> int:
+    if not quiet:
+        print(f"{PROG}: writing --dump {path}", file=sys.stderr, flush=True)
+    try:
+        write_json_atomically(path, storage.snapshot())
+    except OSError as exc:
+        print(f"{PROG}: error: cannot write --dump {path}: {_reason(exc)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _reason(exc: BaseException) -> str:
+    """The exception as one line (a message may hold newlines, e.g. YAML's)."""
+    return " ".join(str(exc).split())
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
 
 
 class _Stop(Exception):

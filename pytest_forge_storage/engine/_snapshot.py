@@ -6,8 +6,9 @@ so that a restore is exact; data without it (the marker's ``data=``) gets fresh 
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,17 +40,20 @@ def snapshot(engine: Engine) -> dict[str, Any]:
     return data
 
 
+class DataShapeError(ForgeStorageError, TypeError, ValueError):
+    """Data for :func:`restore` that is not in the ``data`` shape: ``BAD_REQUEST``, naming the
+    path in the data. Also a ``TypeError``/``ValueError``, what 0.1.0 raised for these, so
+    code catching those keeps working."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("BAD_REQUEST", message)
+
+
 def restore(engine: Engine, data: Mapping[str, Any], *, replace: bool = True) -> None:
-    """Load ``data``; with ``replace`` the stores are emptied first. All or nothing: on an
-    error the stores are put back as they were, with or without ``replace``."""
-    if not isinstance(data, Mapping):
-        raise TypeError(f"data must be a dict like {{'kvs': {{'key': 'value'}}}}, not {data!r}")
-    unknown = sorted(set(data) - set(SECTIONS))
-    if unknown:
-        raise ValueError(
-            f"Unknown data section {unknown[0]!r}; use 'kvs', 'secrets' and 'entities', e.g. "
-            "{'kvs': {'key': 1}, 'entities': {'employee': {'e1': {'age': 30}}}}"
-        )
+    """Load ``data``; with ``replace`` the stores are emptied first. All or nothing: the whole
+    shape is checked before anything changes, and on an error while loading (a value the
+    engine refuses) the stores are put back as they were, with or without ``replace``."""
+    validate(data)
     before = snapshot(engine)
     if replace:
         engine.reset()
@@ -61,41 +65,152 @@ def restore(engine: Engine, data: Mapping[str, Any], *, replace: bool = True) ->
         raise
 
 
-def _load(engine: Engine, data: Mapping[str, Any]) -> None:
-    meta = data.get("metadata") or {}
-    for section, secret in (("kvs", False), ("secrets", True)):
-        values = _section(data, section)
-        times = meta.get(section) or {}
-        store = engine.namespace(secret)
-        for key, value in values.items():
-            store.put(key, copy.deepcopy(value))
-            if key in times:
-                store.restore_item(key, _item(store.live(key), times[key], f"{section}[{key!r}]"))
-    entities = _section(data, "entities")
-    entity_meta = meta.get("entities") or {}
+def validate(data: Any) -> None:
+    """Raise :class:`DataShapeError` for anything not in the ``data`` shape (values aside:
+    the engine checks those as it stores them)."""
+    if not isinstance(data, Mapping):
+        raise DataShapeError(
+            f"data must be a dict like {{'kvs': {{'key': 'value'}}}}, not {_kind(data)}"
+        )
+    unknown = sorted((str(name) for name in data if name not in SECTIONS), key=str)
+    if unknown:
+        raise DataShapeError(
+            f"Unknown data section {unknown[0][:100]!r}; use 'kvs', 'secrets' and 'entities', "
+            "e.g. {'kvs': {'key': 1}, 'entities': {'employee': {'e1': {'age': 30}}}}"
+        )
+    present: dict[str, Any] = {}
+    for section in ("kvs", "secrets"):
+        values = _mapping(data, section, f"data[{section!r}]")
+        for key in values:
+            _valid(validate_key, key, f"data[{section!r}]")
+        present[section] = values
+    entities = _mapping(data, "entities", "data['entities']")
     for name, records in entities.items():
-        validate_entity_name(name)
+        where = f"data['entities'][{str(name)[:100]!r}]"
+        _valid(validate_entity_name, name, "data['entities']")
         if not isinstance(records, Mapping):
-            raise TypeError(f"entities[{name!r}] must be a dict of key -> record")
-        times = entity_meta.get(name) or {}
-        for key, value in records.items():
-            engine.entity_put(name, key, copy.deepcopy(value))
-            if key in times:
-                current = engine.entity_get(name, key, options={"metadataFields": []})
-                restored = Item(current["value"], 0, 0, None)
-                engine.entity_restore_item(
-                    name, key, _item(restored, times[key], f"entities[{name!r}][{key!r}]")
+            raise DataShapeError(f"{where} must be a dict of key -> record, not {_kind(records)}")
+        for key, record in records.items():
+            _valid(lambda k: validate_key(k, entity=True), key, where)
+            if not isinstance(record, Mapping):
+                raise DataShapeError(
+                    f"{where}[{key!r}] must be a dict of attributes, not {_kind(record)}"
+                )
+    meta = _mapping(data, "metadata", "data['metadata']")
+    for section in meta:
+        if section not in ("kvs", "secrets", "entities"):
+            raise DataShapeError(
+                f"Unknown metadata section {str(section)[:100]!r}; use 'kvs', 'secrets' and "
+                "'entities'"
+            )
+    for section in ("kvs", "secrets"):
+        _check_times(_mapping(meta, section, f"metadata[{section!r}]"), present[section],
+                     f"metadata[{section!r}]", f"data[{section!r}]")  # fmt: skip
+    entity_meta = _mapping(meta, "entities", "metadata['entities']")
+    for name, times in entity_meta.items():
+        where = f"metadata['entities'][{str(name)[:100]!r}]"
+        if name not in entities:
+            raise DataShapeError(f"{where} describes no entity in data['entities']")
+        if not isinstance(times, Mapping):
+            raise DataShapeError(f"{where} must be a dict of key -> metadata, not {_kind(times)}")
+        _check_times(times, entities[name], where, f"data['entities'][{name!r}]")
+
+
+_TIME_FIELDS = ("createdAt", "updatedAt", "expireTime")
+
+
+def _check_times(
+    meta: Mapping[str, Any], items: Mapping[str, Any], where: str, data_where: str
+) -> None:
+    for key, times in meta.items():
+        at = f"{where}[{str(key)[:100]!r}]"
+        if key not in items:
+            raise DataShapeError(f"{at} describes no item in {data_where}")
+        if not isinstance(times, Mapping):
+            raise DataShapeError(
+                f"{at} must be a dict like {{'createdAt': 1780272000000}}, not {_kind(times)}"
+            )
+        for field, value in times.items():
+            if field not in _TIME_FIELDS:
+                raise DataShapeError(
+                    f"{at}: unknown field {str(field)[:100]!r}; use {', '.join(_TIME_FIELDS)}"
+                )
+            if field == "expireTime":
+                if value is not None:
+                    _check_iso(value, f"{at}['expireTime']")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise DataShapeError(
+                    f"{at}[{field!r}] must be epoch milliseconds (an integer >= 0), not "
+                    f"{_kind(value)}"
                 )
 
 
-def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    values = data.get(name) or {}
+def _check_iso(value: Any, where: str) -> None:
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise ValueError
+        moment.timestamp()
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise DataShapeError(
+            f"{where} must be an ISO-8601 time with a zone, e.g. '2026-06-01T00:00:00.000Z', "
+            f"not {_kind(value)}"
+        ) from None
+
+
+def _mapping(data: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
+    values = data.get(name)
+    if values is None:
+        return {}
     if not isinstance(values, Mapping):
-        raise TypeError(f"data[{name!r}] must be a dict, not {type(values).__name__}")
-    for key in values:
-        if name != "entities":
-            validate_key(key)
+        raise DataShapeError(f"{where} must be a dict, not {_kind(values)}")
     return values
+
+
+def _valid(check: Any, value: Any, where: str) -> None:
+    with _at(where):
+        check(value)
+
+
+def _kind(value: Any) -> str:
+    shown = repr(value)
+    return type(value).__name__ + (f" {shown}" if len(shown) <= 60 else f" {shown[:57]}...")
+
+
+def _load(engine: Engine, data: Mapping[str, Any]) -> None:
+    meta = data.get("metadata") or {}
+    for section, secret in (("kvs", False), ("secrets", True)):
+        values = data.get(section) or {}
+        times = meta.get(section) or {}
+        store = engine.namespace(secret)
+        for key, value in values.items():
+            where = f"data[{section!r}][{key!r}]"
+            with _at(where):
+                store.put(key, copy.deepcopy(value))
+            if key in times:
+                store.restore_item(key, _item(store.live(key), times[key], where))
+    entity_meta = meta.get("entities") or {}
+    for name, records in (data.get("entities") or {}).items():
+        times = entity_meta.get(name) or {}
+        for key, value in records.items():
+            where = f"data['entities'][{name!r}][{key!r}]"
+            with _at(where):
+                engine.entity_put(name, key, copy.deepcopy(value))
+            if key in times:
+                current = engine.entity_get(name, key, options={"metadataFields": []})
+                restored = Item(current["value"], 0, 0, None)
+                engine.entity_restore_item(name, key, _item(restored, times[key], where))
+
+
+@contextlib.contextmanager
+def _at(where: str) -> Iterator[None]:
+    """Name the place in the data in an error the engine raises for it."""
+    try:
+        yield
+    except ForgeStorageError as exc:
+        raise ForgeStorageError(exc.code, f"{where}: {exc.message}", exc.status) from None
 
 
 def _item(item: Item | None, times: Mapping[str, Any], where: str) -> Item:
@@ -123,36 +238,34 @@ def _parse_iso(text: str) -> int:
 
 
 def check_installations(data: Any) -> dict[str, Mapping[str, Any]]:
-    """The ``installations`` section of ``data``: installation key → that installation's data.
+    """The ``installations`` section of ``data``: installation key → that installation's data,
+    every part of the file checked first (:class:`DataShapeError` naming the place).
 
     Each value has the sections of the top level (``kvs``, ``secrets``, ``entities``,
     ``metadata``); the default installation's data is the top level itself.
     """
     if not isinstance(data, Mapping):
-        raise TypeError(f"data must be a dict like {{'kvs': {{'key': 'value'}}}}, not {data!r}")
+        validate(data)  # raises, saying what the data should be
+    validate({name: value for name, value in data.items() if name != "installations"})
     parts = data.get("installations")
     if parts is None:
         return {}
     if not isinstance(parts, Mapping):
-        raise TypeError(
+        raise DataShapeError(
             "data['installations'] must map installation keys to their data, e.g. "
-            "{'installations': {'site-b': {'kvs': {'key': 1}}}}"
+            f"{{'installations': {{'site-b': {{'kvs': {{'key': 1}}}}}}}}, not {_kind(parts)}"
         )
     for key, section in parts.items():
         if not isinstance(key, str) or not key or key == "default":
-            raise ValueError(
+            raise DataShapeError(
                 f"installation key {key!r} in data['installations'] must be a non-empty string "
                 "other than 'default' (the default installation's data is the top level)"
             )
-        if not isinstance(section, Mapping):
-            raise TypeError(
-                f"data['installations'][{key!r}] must be a dict of sections, e.g. "
-                "{'kvs': {'key': 1}}"
-            )
-        unknown = sorted(set(section) - set(SECTIONS))
-        if unknown:
-            raise ValueError(
-                f"Unknown section {unknown[0]!r} in data['installations'][{key!r}]; use "
-                "'kvs', 'secrets', 'entities' (and 'metadata' as snapshots write it)"
-            )
+        try:
+            validate(section)
+        except DataShapeError as exc:
+            message = exc.message.replace("data[", f"data['installations'][{key!r}][")
+            if not message.startswith("data['installations']"):
+                message = f"data['installations'][{key!r}]: {message}"
+            raise DataShapeError(message) from None
     return dict(parts)

@@ -302,10 +302,17 @@ def test_serve_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert err.endswith("forge-storage-fake stopped\n")
 
 
-@posix_only
-def test_unwritable_dump_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _serve_in_process(["--dump", str(tmp_path), "--quiet"], lambda url: None) == 1
-    assert f"cannot write --dump {tmp_path}" in capsys.readouterr().err
+def test_unwritable_dump_is_refused_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 0.1.0 served, then failed at exit (code 1) having lost everything; now it never starts.
+    assert main(["serve", "--port", "0", "--dump", str(tmp_path), "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert (
+        err
+        == f"forge-storage-fake: error: cannot write --dump {tmp_path}: {tmp_path} is a directory\n"
+    )
 
 
 def test_version_and_help() -> None:
