@@ -27,7 +27,7 @@ from typing import Any
 from _timing import Config, Row, at_most, median, ms, paired, simply, us
 
 from pytest_forge_storage._http import HttpResponse
-from pytest_forge_storage.transports.server import ForgeStorageServer
+from pytest_forge_storage.server import ForgeStorageServer
 
 BODY = json.dumps({"key": "bench:key"}).encode()
 HEADERS = {"Authorization": "Bearer benchmark-token", "Content-Type": "application/json"}

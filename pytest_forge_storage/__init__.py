@@ -6,6 +6,7 @@ __all__ = [
     "BlockedRequestError",
     "ForgeStorage",
     "ForgeStorageError",
+    "ForgeStorageServer",
     "Installation",
     "Invocation",
     "StorageCall",
@@ -21,6 +22,7 @@ from .router._calls import StorageCall
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .server import ForgeStorageServer
     from .storage import ForgeStorage, Installation, Invocation, mock_forge_storage
 
 
@@ -30,4 +32,8 @@ def __getattr__(name: str) -> Any:
         from . import storage
 
         return getattr(storage, name)
+    if name == "ForgeStorageServer":
+        from .server import ForgeStorageServer
+
+        return ForgeStorageServer
     raise AttributeError(f"module 'pytest_forge_storage' has no attribute {name!r}")

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from pytest_forge_storage.transports.server import ForgeStorageServer
+    from pytest_forge_storage.server import ForgeStorageServer
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -15,8 +15,8 @@ import pytest
 from ._setup import MARKER, MarkerOptions, Settings, make_storage, marker_options
 
 if TYPE_CHECKING:
+    from .server import ForgeStorageServer
     from .storage import ForgeStorage
-    from .transports.server import ForgeStorageServer
 
 _storage_key = pytest.StashKey["ForgeStorage"]()
 _call_failed_key = pytest.StashKey[bool]()
@@ -163,7 +163,7 @@ def forge_storage_server(
     fixture or the marker), the server serves that same storage, marker options included;
     otherwise a fresh one with the ini options. Stops at teardown.
     """
-    from .transports.server import ForgeStorageServer
+    from .server import ForgeStorageServer
 
     storage = None
     if "forge_storage" in request.fixturenames or request.node.get_closest_marker(MARKER):

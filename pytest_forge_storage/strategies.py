@@ -6,7 +6,7 @@ a bug in that code, not a limit the test forgot. The defaults are small, so exam
 and shrink to readable ones (``"0"``, ``0``, ``{}``); each limit can be reached on request,
 e.g. ``keys(min_size=500)`` or ``values(min_depth=31, max_depth=31)``.
 
-The rules come from the engine itself (``_limits``, ``engine._values``), not from a copy:
+The rules come from the engine itself (``_limits`` and the engine's own checks), not from a copy:
 key characters are derived from Forge's key pattern, and entity records are checked with the
 same function that ``entity/set`` uses.
 
@@ -29,9 +29,7 @@ except ImportError as exc:  # the message is tested in a process without hypothe
 
 from . import _limits
 from ._errors import ForgeStorageError
-from .engine._schema import EntityDecl, declare
-from .engine._validation import depth_of, encoded_size
-from .engine._values import accepts, check_value
+from .engine import EntityDecl, accepts, check_value, declare, depth_of, encoded_size
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy

@@ -14,9 +14,10 @@ from ._batch import ItemFault
 from ._cursor import encode as encode_cursor
 from ._engine import Engine
 from ._items import Item
-from ._schema import EntityDecl
+from ._schema import EntityDecl, declare
 from ._snapshot import SECTIONS as DATA_SECTIONS
-from ._validation import validate_entity_name, validate_key
+from ._validation import depth_of, encoded_size, validate_entity_name, validate_key
+from ._values import accepts, check_value
 
 __all__ = [
     "DATA_SECTIONS",
@@ -24,7 +25,12 @@ __all__ = [
     "EntityDecl",
     "Item",
     "ItemFault",
+    "accepts",
+    "check_value",
+    "declare",
+    "depth_of",
     "encode_cursor",
+    "encoded_size",
     "validate_entity_name",
     "validate_key",
 ]

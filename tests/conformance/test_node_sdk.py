@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from pytest_forge_storage._operations import OPERATIONS
-from pytest_forge_storage.transports.server import ForgeStorageServer
+from pytest_forge_storage.server import ForgeStorageServer
 
 NODE_DIR = Path(__file__).parent / "node"
 STAMP = NODE_DIR / "node_modules" / ".pytest-forge-storage-lock"

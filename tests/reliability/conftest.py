@@ -169,7 +169,7 @@ def prepare(storage: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def reliability_server() -> Iterator[Any]:
-    from pytest_forge_storage.transports.server import ForgeStorageServer
+    from pytest_forge_storage.server import ForgeStorageServer
 
     with ForgeStorageServer(log=lambda _line: None) as server:
         yield server

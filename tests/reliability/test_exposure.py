@@ -23,7 +23,7 @@ import pytest
 from conftest import GRAPHQL, JSON, REST, Door
 
 from pytest_forge_storage.protocol.openapi import OPERATIONS
-from pytest_forge_storage.transports.server import ForgeStorageServer
+from pytest_forge_storage.server import ForgeStorageServer
 
 SECRET = "c0ffee-" + "5ecret-91f4"  # built, so that this file's own source never matches
 MASK = "********"

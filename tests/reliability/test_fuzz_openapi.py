@@ -36,7 +36,7 @@ schemathesis = pytest.importorskip("schemathesis")
 
 from pytest_forge_storage import ForgeStorageError  # noqa: E402
 from pytest_forge_storage.protocol.openapi import SPEC_PATH, documented_statuses  # noqa: E402
-from pytest_forge_storage.transports.server import ForgeStorageServer  # noqa: E402
+from pytest_forge_storage.server import ForgeStorageServer  # noqa: E402
 
 EXAMPLES = int(os.environ.get("FORGE_FUZZ_EXAMPLES", "25"))
 SEED = int(os.environ.get("FORGE_FUZZ_SEED", "20240611"))

@@ -169,7 +169,7 @@ def test_two_storages_started_and_stopped_out_of_order() -> None:
 
 
 def test_a_server_and_the_fixture_are_separate(forge_storage: ForgeStorage) -> None:
-    from pytest_forge_storage.transports.server import ForgeStorageServer
+    from pytest_forge_storage.server import ForgeStorageServer
 
     with ForgeStorageServer() as server:
         url = server.url + "/forge/storage/kvs/v1/set"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import h11
 import pytest
 
-from pytest_forge_storage.transports.server import ForgeStorageServer
+from pytest_forge_storage.server import ForgeStorageServer
 
 #: A hang detector, not a timing: a case that needs it has hung.
 HANG = 10.0

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from pytest_forge_storage.transports.server import WORKERS, ForgeStorageServer
+from pytest_forge_storage.server import ForgeStorageServer
+from pytest_forge_storage.server._server import WORKERS
 
 HANG = 10.0
 AUTH = {"Authorization": "Bearer t"}
@@ -178,7 +179,7 @@ def test_a_worker_is_not_held_by_a_timeout_fault() -> None:
 EMFILE_CHILD = textwrap.dedent(
     """
     import os, resource, sys, time
-    from pytest_forge_storage.transports.server import WORKERS, ForgeStorageServer
+    from pytest_forge_storage.server import ForgeStorageServer
 
     srv = ForgeStorageServer(log=lambda line: None).start()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from pytest_forge_storage import ForgeStorage
-from pytest_forge_storage.transports.server import ForgeStorageServer
+from pytest_forge_storage.server import ForgeStorageServer
 
 TOKEN = {"Authorization": "Bearer test-token"}
 REST = "/forge/storage/kvs/v1"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import requests
 
-from pytest_forge_storage.transports.server import ForgeStorageServer
+from pytest_forge_storage.server import ForgeStorageServer
 
 TOKEN = {"Authorization": "Bearer t"}
 REST = "/forge/storage/kvs/v1"

@@ -27,18 +27,17 @@ from urllib.parse import urlsplit
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, TransportFault
 from pytest_forge_storage._json import dumps as encode_json
 from pytest_forge_storage._operations import REST_V1, SDK_V1
-
-from ._loop import Connection, Limits, Loop
-from ._pool import WorkerPool
+from pytest_forge_storage.transports._loop import Connection, Limits, Loop
+from pytest_forge_storage.transports._pool import WorkerPool
 
 if TYPE_CHECKING:
     import os
     from types import TracebackType
 
     from pytest_forge_storage.storage import ForgeStorage
+    from pytest_forge_storage.transports._http11 import Request
 
     from ._control import ControlApi
-    from ._http11 import Request
 
 __all__ = ["ForgeStorageServer"]
 
