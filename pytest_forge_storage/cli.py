@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", metavar="FILE", help="JSON file to seed from (the shape --dump writes)"
     )
     serve.add_argument(
+        "--db",
+        metavar="FILE",
+        help="keep everything in this SQLite file: loaded at start, every acknowledged write "
+        "on disk before it is answered (survives kill -9)",
+    )
+    serve.add_argument(
         "--dump",
         metavar="FILE",
         help="write everything stored to FILE on exit (atomically: the old FILE stays whole "
@@ -64,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-control",
         action="store_true",
-        help="turn the control API (/_forge-storage/reset, seed, snapshot, calls, faults) off",
+        help="turn the control API (/_forge-storage/reset, seed, snapshot, calls, faults, "
+        "installations) off",
     )
     serve.add_argument(
         "--quiet", action="store_true", help="do not log one line per request to stderr"
@@ -96,9 +103,12 @@ def serve(args: argparse.Namespace) -> int:
             log=None if args.quiet else log,
             allow_remote=args.allow_remote,
             control=not args.no_control,
+            db=args.db,
         )
     except (OSError, ValueError, ForgeStorageError) as exc:
-        return _fail(_reason(exc))
+        return _fail(
+            f"cannot use --db {args.db}: {_reason(exc)}" if _is_db(exc, args) else _reason(exc)
+        )
     storage = server.storage
     storage.auth = not args.no_auth
     if args.data:
@@ -107,12 +117,22 @@ def serve(args: argparse.Namespace) -> int:
         except (OSError, ValueError, TypeError, ForgeStorageError) as exc:
             server.stop()
             return _fail(f"cannot load --data {args.data}: {_reason(exc)}")
+        if server.durability is not None:
+            server.durability.rewrite()  # --data replaces what the --db file held
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         # Printed before serving starts (connections wait in the backlog meanwhile), so the
         # line comes before any request is answered.
         print(f"{PROG} serving on {server.url}", flush=True)
+        if not args.quiet:
+            for key, installation in storage.installations.items():
+                print(
+                    f"{PROG}: installation {key!r} ({installation.context_ari}): "
+                    f"token {installation.token}",
+                    file=sys.stderr,
+                    flush=True,
+                )
         server.start()
         while True:
             time.sleep(3600)
@@ -131,6 +151,10 @@ def serve(args: argparse.Namespace) -> int:
     if code == 0:
         print(f"{PROG} stopped", file=sys.stderr, flush=True)
     return code
+
+
+def _is_db(exc: BaseException, args: argparse.Namespace) -> bool:
+    return bool(args.db) and isinstance(exc, OSError) and str(args.db) in str(exc)
 
 
 def _read_data(path: str) -> Any:

@@ -9,7 +9,7 @@ into the protocol: the token check, faults, recording and the engine the caller 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_forge_storage import _json
@@ -23,7 +23,7 @@ from pytest_forge_storage._http import (
 )
 from pytest_forge_storage._operations import DEFAULT_BASE_URL
 from pytest_forge_storage._realism import Realism
-from pytest_forge_storage._usage import request_size
+from pytest_forge_storage._usage import WRITE_OPERATIONS, request_size
 
 from ._calls import StorageCall
 from ._faults import FaultPlan
@@ -35,6 +35,10 @@ from ._ratelimit import RateLimiter
 if TYPE_CHECKING:
     from pytest_forge_storage.engine import Engine, ItemFault
     from pytest_forge_storage.protocol import Api
+
+
+#: What :attr:`Router.observer` is called with for each acknowledged write.
+Observer = Callable[["Engine", str, str, "str | None", "str | None", Any], None]
 
 
 class Router:
@@ -56,6 +60,10 @@ class Router:
         self.allowed_tokens: set[str] | None = None
         #: Usage counting, always on (design §2.7); rate limits per installation when asked.
         self.meter = Meter()
+        #: Told of every acknowledged write, under the engine lock, before it is answered
+        #: (server mode's ``--db``): ``(partition, installation, operation, key, entity,
+        #: body)``.
+        self.observer: Observer | None = None
         self.realism = realism if realism is not None else Realism()
         self._limiters: dict[str, RateLimiter] = {}
         self._record_lock = threading.Lock()
@@ -228,6 +236,10 @@ class RequestGate:
         )
         if ident in self._admitted:
             router.limiter(self.installation).settle(operation, key, entity_name, charge)
+        observer = router.observer
+        if observer is not None and operation in WRITE_OPERATIONS and charge.write_units:
+            with self.store.lock:  # the state this write left, or a later one: never older
+                observer(self.store, self.installation, operation, key, entity_name, body)
 
 
 def _jwks(request: HttpRequest) -> HttpResponse:

@@ -34,7 +34,9 @@ from pytest_forge_storage._json import dumps as encode_json
 from pytest_forge_storage.router import make_fault
 
 if TYPE_CHECKING:
-    from pytest_forge_storage.storage import ForgeStorage
+    from pytest_forge_storage.storage import ForgeStorage, Installation
+
+    from ._durability import Durability
 
 PREFIX = "/_forge-storage/"
 _JSON = {"content-type": "application/json"}
@@ -67,8 +69,9 @@ class ControlError(Exception):
 
 
 class ControlApi:
-    def __init__(self, storage: ForgeStorage) -> None:
+    def __init__(self, storage: ForgeStorage, durability: Durability | None = None) -> None:
         self.storage = storage
+        self.durability = durability
         self._routes: dict[str, dict[str, Callable[[str, bytes], Any]]] = {
             "": {"GET": self._index},
             "reset": {"POST": self._reset},
@@ -76,6 +79,7 @@ class ControlApi:
             "snapshot": {"GET": self._snapshot},
             "calls": {"GET": self._calls},
             "faults": {"POST": self._add_faults, "DELETE": self._clear_faults},
+            "installations": {"POST": self._installation, "GET": self._installations},
         }
 
     def handle(self, method: str, target: str, body: bytes) -> HttpResponse:
@@ -112,7 +116,37 @@ class ControlApi:
 
     def _reset(self, query: str, body: bytes) -> Any:
         self.storage.reset()
+        if self.durability is not None:
+            self.durability.rewrite()
         return {"reset": True}
+
+    def _installation(self, query: str, body: bytes) -> Any:
+        """``{"key", "product"?, "cloudId"?, "environment"?}`` → the installation (made on
+        first use) with its current token and contextAri (design §2.8)."""
+        data = _json_body(body, "installations")
+        if not isinstance(data, dict) or not isinstance(data.get("key"), str):
+            raise ControlError(
+                400,
+                "BAD_REQUEST",
+                'installations: send {"key": "site-b"} (and optionally '
+                '"product", "cloudId", "environment")',
+            )
+        unknown = sorted(set(data) - {"key", "product", "cloudId", "environment"})
+        if unknown:
+            raise ControlError(400, "BAD_REQUEST", f"installations: unknown field {unknown[0]!r}")
+        try:
+            installation = self.storage.installation(
+                data["key"],
+                product=data.get("product"),
+                cloud_id=data.get("cloudId"),
+                environment=data.get("environment"),
+            )
+        except ValueError as exc:
+            raise ControlError(400, "BAD_REQUEST", f"installations: {exc}") from None
+        return _described(installation)
+
+    def _installations(self, query: str, body: bytes) -> Any:
+        return {"installations": [_described(i) for i in self.storage.installations.values()]}
 
     def _seed(self, query: str, body: bytes) -> Any:
         data = _json_body(body, "seed")
@@ -122,6 +156,8 @@ class ControlApi:
             if isinstance(exc, ForgeStorageError):
                 raise
             raise ControlError(400, "BAD_REQUEST", f"seed: {exc}") from None
+        if self.durability is not None:
+            self.durability.rewrite()
         entities = data.get("entities") or {}
         return {
             "seeded": {
@@ -261,3 +297,15 @@ def _json_body(body: bytes, where: str) -> Any:
 
 def _error(status: int, code: str, message: str) -> HttpResponse:
     return HttpResponse(status, encode_json({"code": code, "message": message}), _JSON)
+
+
+def _described(installation: Installation) -> dict[str, Any]:
+    return {
+        "key": installation.key,
+        "product": installation.product,
+        "cloudId": installation.cloud_id,
+        "environment": installation.environment,
+        "installationId": installation.installation_id,
+        "contextAri": installation.context_ari,
+        "token": installation.token,
+    }

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pytest_forge_storage.transports._http11 import Request
 
     from ._control import ControlApi
+    from ._durability import Durability
 
 __all__ = ["ForgeStorageServer"]
 
@@ -95,6 +96,7 @@ class ForgeStorageServer:
         idle_timeout: float = IDLE_TIMEOUT,
         workers: int = WORKERS,
         control: bool = True,
+        db: str | os.PathLike[str] | None = None,
     ) -> None:
         _check_host(host, allow_remote)
         limits = _limits(
@@ -124,6 +126,16 @@ class ForgeStorageServer:
             self._listener.close()
             raise
         self.storage: ForgeStorage = storage
+        #: With ``db``, the durable copy: loaded now, kept in step with every write.
+        self.durability: Durability | None = None
+        if db is not None:
+            from ._durability import Durability
+
+            try:
+                self.durability = Durability(storage, db)
+            except BaseException:
+                self._listener.close()
+                raise
         # Requests are recorded under this URL: the server's own when the storage lists it,
         # else the storage's first base URL (a storage created elsewhere cannot know the port).
         self._origin = self.url if self.url in storage.base_urls else storage.base_urls[0]
@@ -131,7 +143,7 @@ class ForgeStorageServer:
         if control:
             from ._control import ControlApi
 
-            self._control = ControlApi(storage)
+            self._control = ControlApi(storage, self.durability)
         self._loop = Loop(self._listener, limits, self._pool, self._serve)
         self._loop.log = self.log
         self._thread: threading.Thread | None = None
@@ -165,6 +177,8 @@ class ForgeStorageServer:
             self._loop.close()
         self._pool.close(wait=1.0)
         self._listener.close()
+        if self.durability is not None:
+            self.durability.close()
 
     @property
     def running(self) -> bool:

@@ -115,6 +115,23 @@ class DurableStore:
                 raise
             conn.execute("COMMIT")
 
+    def replace_all(self, data: Mapping[str, Any]) -> None:
+        """Make the file hold exactly ``data`` (a snapshot: the ``data`` shape with
+        ``metadata`` and ``installations``), in one transaction."""
+        changes = list(changes_of(data))
+        rows = [_row(change) for change in changes]
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM items")
+                for statement, params in rows:
+                    conn.execute(statement, params)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
     def load(self) -> dict[str, Any]:
         """Everything stored, in the ``data`` shape with ``metadata`` (as ``snapshot()``)."""
         with self._lock:
@@ -177,3 +194,19 @@ def _row(change: Change) -> tuple[str, tuple[Any, ...]]:
     if expire is not None and not isinstance(expire, str):
         raise ValueError("expireTime must be an ISO-8601 string or None")
     return _UPSERT, (*where, value, created, updated, expire)
+
+
+def changes_of(data: Mapping[str, Any]) -> Iterable[Change]:
+    """Every item of a snapshot as a :class:`Change` (what :meth:`replace_all` writes)."""
+    parts = {DEFAULT_INSTALLATION: data, **(data.get("installations") or {})}
+    for installation, part in parts.items():
+        meta = part.get("metadata") or {}
+        for section in ("kvs", "secrets"):
+            times = meta.get(section) or {}
+            for key, value in (part.get(section) or {}).items():
+                yield Change(installation, section, None, key, {"value": value, **times[key]})
+        entity_times = meta.get("entities") or {}
+        for name, records in (part.get("entities") or {}).items():
+            for key, value in records.items():
+                item = {"value": value, **entity_times[name][key]}
+                yield Change(installation, "entity", name, key, item)
