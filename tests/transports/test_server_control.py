@@ -46,6 +46,8 @@ def test_index_lists_the_endpoints(server: ForgeStorageServer) -> None:
         "GET /_forge-storage/calls",
         "POST /_forge-storage/faults",
         "DELETE /_forge-storage/faults",
+        "POST /_forge-storage/installations",
+        "GET /_forge-storage/installations",
     ]
 
 
@@ -220,7 +222,7 @@ def test_wrong_method_is_405_and_unknown_path_404(server: ForgeStorageServer) ->
     )
     r = control(server, "PUT", "faults")
     assert r.headers["allow"] == "POST, DELETE"
-    r = control(server, "POST", "installations", {"key": "other"})
+    r = control(server, "POST", "nowhere", {"key": "other"})
     assert (r.status_code, r.json()["code"]) == (404, "NOT_FOUND")
     assert "/_forge-storage/reset" in r.json()["message"]
     r = requests.head(f"{server.url}{CONTROL}/snapshot", timeout=10)
@@ -246,3 +248,25 @@ def test_control_requests_are_logged_like_others() -> None:
         ["GET", "/_forge-storage/snapshot", "200"],
     ]
     assert "hunter2" not in "".join(lines)
+
+
+def test_installations_are_made_and_listed(server: ForgeStorageServer) -> None:
+    r = control(server, "POST", "installations", {"key": "site-b", "product": "confluence"})
+    assert r.status_code == 200
+    made = r.json()
+    assert made["contextAri"] == f"ari:cloud:confluence::site/{made['cloudId']}"
+    assert made["installationId"].startswith("ari:cloud:ecosystem::installation/")
+    # The token reaches that installation's partition, not the default one.
+    headers = {"Authorization": f"Bearer {made['token']}"}
+    body = {"key": "k", "value": 1}
+    set_url = f"{server.url}/forge/storage/kvs/v1/set"
+    assert requests.post(set_url, json=body, headers=headers, timeout=10).status_code == 204
+    assert server.storage.installation("site-b").kvs["k"] == 1
+    assert "k" not in server.storage.kvs
+    listed = control(server, "GET", "installations").json()["installations"]
+    assert [i["key"] for i in listed] == ["default", "site-b"]
+    again = control(server, "POST", "installations", {"key": "site-b", "product": "jira"})
+    assert (again.status_code, again.json()["code"]) == (400, "BAD_REQUEST")
+    assert "already exists" in again.json()["message"]
+    bad = control(server, "POST", "installations", {"name": "x"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "BAD_REQUEST")
