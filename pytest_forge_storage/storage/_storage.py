@@ -147,9 +147,8 @@ class ForgeStorage(Scope):
     @property
     def installations(self) -> Mapping[str, Installation]:
         """Every installation by key, the default one included (read-only)."""
-        for key in self._router.installations.records():
-            self.installation(key)
-        return MappingProxyType(dict(self._installations))
+        records = self._router.installations.records()  # in registration order
+        return MappingProxyType({key: self.installation(key) for key in records})
 
     # -- realism ---------------------------------------------------------------------
     @property
