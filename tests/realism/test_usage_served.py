@@ -425,3 +425,24 @@ def test_a_failing_assert_usage_points_at_the_test_line(pytester: pytest.Pyteste
         consecutive=False,
     )
     assert "_usage.py" not in result.stdout.str()  # no frames from inside the plugin
+
+
+def test_server_mode_counts_and_limits_alike(forge_storage: Any, forge_storage_server: Any) -> None:
+    import freezegun
+
+    url = forge_storage_server.url + "/forge/storage/kvs/v1/"
+    forge_storage.realism = "limits"
+    with requests.Session() as session, freezegun.freeze_time("2026-03-02 09:00:00"):
+        statuses = [
+            session.post(url + "set", json={"key": "k", "value": 1}, headers=AUTH).status_code
+            for _ in range(1001)
+        ]
+        refused = session.post(url + "get", json={"key": "k"}, headers=AUTH)
+
+    assert forge_storage_server.storage is forge_storage
+    assert statuses == [204] * 1000 + [429]
+    assert refused.json()["code"] == "RATE_LIMIT_EXCEEDED"
+    assert figures(forge_storage.usage) == usage_of(
+        1002, write_bytes=1000 * compact({"key": "k", "value": 1}), write_units=1000,
+        rate_limited=2,
+    )  # fmt: skip
