@@ -28,11 +28,11 @@ document), so ``usage.requests`` matches the number of calls recorded for that i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from ._json import dumps
+from ._json_size import encoded_size as _encoded_size
 
 __all__ = [
     "COUNTERS",
@@ -114,45 +114,6 @@ def compact_size(body: Any) -> int:
     if isinstance(body, (bytes, bytearray)):
         return len(body)
     return _encoded_size(body)
-
-
-def _make_encoded_size() -> Callable[[Any], int]:
-    """The UTF-8 length of :func:`pytest_forge_storage._json.dumps` of a value, made fast.
-
-    Every metered write measures its parsed body, so this is on the hot path (design §3:
-    usage counting costs at most 3 % of a served call). ``json.JSONEncoder.encode`` builds a
-    new C encoder on every call (its circular-reference check needs fresh state); a parsed
-    JSON body cannot be circular, so one C encoder is built once and reused: the same text
-    (the same separators, ``ensure_ascii=False``, floats as ``float.__repr__``) in about
-    half the time. An ASCII text's length is its UTF-8 length, with no bytes made. Without
-    CPython's C encoder, or for anything it refuses, :func:`dumps` measures it.
-    """
-    from json import encoder
-
-    make = getattr(encoder, "c_make_encoder", None)
-    quote = getattr(encoder, "c_encode_basestring", None)
-    if make is None or quote is None:  # pragma: no cover - PyPy, or CPython without _json
-        return lambda body: len(dumps(body))
-    # c_make_encoder(markers, default, encoder, indent, key_separator, item_separator,
-    # sort_keys, skipkeys, allow_nan): the arguments JSONEncoder.iterencode passes, 2.7-3.14
-    chunks = make(None, _not_json, quote, None, ":", ",", False, False, True)
-    join = "".join
-
-    def encoded_size(body: Any) -> int:
-        try:
-            text = join(chunks(body, 0))
-        except (TypeError, ValueError, RecursionError):
-            return len(dumps(body))  # dumps' own rules (and errors) for what is not JSON
-        return len(text) if text.isascii() else len(text.encode("utf-8"))
-
-    return encoded_size
-
-
-def _not_json(value: Any) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-_encoded_size = _make_encoded_size()
 
 
 def kind_of(operation: str | None) -> Literal["read", "write"] | None:
