@@ -51,6 +51,7 @@ class ImportResult:
     failed: list[dict[str, str]] = field(default_factory=list)
 
 
+# --8<-- [start:naive]
 def import_one_by_one(storage: ForgeStorageClient, settings: Mapping[str, Any]) -> int:
     """The naive import: one ``set`` per site. Do not do this on Forge."""
     for site, value in settings.items():
@@ -58,6 +59,10 @@ def import_one_by_one(storage: ForgeStorageClient, settings: Mapping[str, Any]) 
     return len(settings)
 
 
+# --8<-- [end:naive]
+
+
+# --8<-- [start:fixed]
 def import_settings(storage: ForgeStorageClient, settings: Mapping[str, Any]) -> ImportResult:
     """Import every site's settings in batches; the records Forge refused are reported with
     their code (``{"site", "code", "message"}``) while the rest are stored.
@@ -99,3 +104,6 @@ def batches(
         batch.append(item)
     if batch:
         yield batch
+
+
+# --8<-- [end:fixed]

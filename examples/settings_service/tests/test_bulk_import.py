@@ -40,6 +40,7 @@ def settings_for(count: int) -> dict[str, dict[str, Any]]:
     }
 
 
+# --8<-- [start:clock]
 @pytest.fixture
 def frozen() -> Iterator[Any]:
     with freeze_time("2026-03-02 09:00:00") as frozen:
@@ -62,7 +63,11 @@ def bulk_client(sleep: Callable[[float], None]) -> ForgeStorageClient:
     return ForgeStorageClient(TOKEN, retry=BULK_RETRY, sleep=sleep)
 
 
+# --8<-- [end:clock]
+
+
 # -- the naive import ----------------------------------------------------------------------
+# --8<-- [start:tests]
 def test_one_by_one_passes_against_the_plain_fake(forge_storage, storage_client):
     assert import_one_by_one(storage_client, settings_for(SITES)) == SITES
 
@@ -113,6 +118,9 @@ def test_batched_import_backs_off_when_the_second_is_spent(forge_storage, bulk_c
     assert sleeps == [0.5, 1.0]
     usage = forge_storage.usage
     assert (usage.requests, usage.rate_limited, usage.write_units) == (1_202, 2, 1_200)
+
+
+# --8<-- [end:tests]
 
 
 @pytest.mark.forge_storage(realism="limits")
