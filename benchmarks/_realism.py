@@ -5,11 +5,10 @@
   arguments: the per-call cost in nanoseconds is the difference;
 * ``RateLimiter.admit`` + ``settle`` for a read and a write, likewise (limits set out of
   reach, so every request takes the admitted path; the real clock, ``time.time()``);
-* the same work added to a served call through ``httpx.Client``, beside the served call
-  alone: usage counting (what every call will pay with realism off, budget <= 1.03x) and
-  counting plus rate limiting (realism ``limits``, budget <= 1.15x). The router does not call
-  them yet, so this simulates the wiring: the served call, then the same calls the gate will
-  make, on the body the protocol has already parsed.
+* a served REST ``get`` and ``set`` through ``httpx.Client``, with the router's own wiring
+  switched on and off in the same process: usage counting (the default) beside the same
+  fake with ``router.meter.record`` a no-op (budget <= 1.03x: what every call pays with
+  realism off), and ``storage.realism.rate_limits = True`` beside it off (budget <= 1.15x).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Any
 from _timing import Config, Row, at_most, median, paired, simply, us
 
 from pytest_forge_storage import mock_forge_storage
-from pytest_forge_storage._usage import charge_for, request_size
+from pytest_forge_storage._usage import NO_CHARGE, Charge, charge_for
 from pytest_forge_storage.router._meter import Meter
 from pytest_forge_storage.router._ratelimit import RateLimiter, RateLimits
 
@@ -112,75 +111,77 @@ def _pure_rows(config: Config) -> list[Row]:
     return rows
 
 
+class _Unmetered(Meter):
+    """The meter with ``record`` a no-op: the served call as it would be without counting."""
+
+    __slots__ = ()
+
+    def record(self, *_args: Any, **_kwargs: Any) -> Charge:
+        return NO_CHARGE
+
+
 def _served_rows(config: Config) -> list[Row]:
+    """The real wiring, switched on and off in this process: each side serves the same call
+    through ``httpx.Client`` from a fresh fake per batch (so the default Forge limits are never
+    reached: a batch is at most a few hundred requests)."""
     import httpx
 
     rows = []
     with httpx.Client() as client:
-        for operation, body, limited, budget in (
-            ("get", GET_BODY, False, 1.03),
-            ("set", SET_BODY, False, 1.03),
-            ("get", GET_BODY, True, 1.15),
-            ("set", SET_BODY, True, 1.15),
-        ):
+        for operation, body in (("get", GET_BODY), ("set", SET_BODY)):
             url = BASE + operation
 
             def send(url: str = url, body: Any = body) -> Any:
                 return client.post(url, json=body, headers=AUTH)
 
-            meter = Meter()
-            limiter = RateLimiter(OUT_OF_REACH)
+            def side(
+                metered: bool = True, limited: bool = False, send: Callable[[], Any] = send
+            ) -> contextlib.AbstractContextManager[Callable[[], Any]]:
+                @contextlib.contextmanager
+                def make() -> Iterator[Callable[[], Any]]:
+                    with mock_forge_storage() as storage:
+                        storage.kvs[KEY] = VALUE
+                        storage.realism.rate_limits = limited
+                        if not metered:
+                            storage._router.meter = _Unmetered()
+                        assert send().status_code in (200, 204)
+                        yield send
+                        served = storage.usage
+                        assert served.rate_limited == 0, served
+                        assert served.requests == (len(storage.calls) if metered else 0)
 
-            def metered(
-                send: Callable[[], Any] = send,
-                operation: str = operation,
-                body: Any = body,
-                limited: bool = limited,
-                meter: Meter = meter,
-                limiter: RateLimiter = limiter,
-            ) -> Any:
-                if not limited:
-                    response = send()
-                    meter.record(operation, body, response.content, status=response.status_code)
-                    return response
-                size = request_size(operation, body)
-                limiter.admit(operation, KEY, None, write_bytes=size)
-                response = send()
-                charge = meter.record(
-                    operation, body, response.content, status=response.status_code,
-                    request_bytes=size,
-                )  # fmt: skip
-                limiter.settle(operation, KEY, None, charge)
-                return response
+                return make()
 
-            @contextlib.contextmanager
-            def side(op: Callable[[], Any]) -> Iterator[Callable[[], Any]]:
-                with mock_forge_storage() as storage:
-                    storage.kvs[KEY] = VALUE
-                    op()
-                    yield op
-
-            samples = paired(
-                {
-                    "baseline": lambda send=send: side(send),
-                    "fake": lambda metered=metered: side(metered),
-                },
-                config,
-            )
-            what = "usage + rate limits" if limited else "usage"
-            rows.append(
-                Row(
-                    "realism",
-                    f"REST {operation} via httpx.Client + {what}",
-                    us(median(samples["fake"])),
-                    "us",
-                    "the same served call alone",
-                    us(median(samples["baseline"])),
-                    at_most(budget),
-                    note="simulated wiring: the gate's calls made around the served call",
-                    samples=samples,
+            for figure, fake, baseline, label, budget in (
+                (
+                    "usage counted",
+                    lambda side=side: side(metered=True),
+                    lambda side=side: side(metered=False),
+                    "the same with Meter.record a no-op",
+                    1.03,
+                ),
+                (
+                    "rate_limits on",
+                    lambda side=side: side(limited=True),
+                    lambda side=side: side(limited=False),
+                    "the same with rate_limits off",
+                    1.15,
+                ),
+            ):
+                samples = paired({"baseline": baseline, "fake": fake}, config)
+                rows.append(
+                    Row(
+                        "realism",
+                        f"REST {operation} via httpx.Client, {figure}",
+                        us(median(samples["fake"])),
+                        "us",
+                        label,
+                        us(median(samples["baseline"])),
+                        at_most(budget),
+                        note="the router's own wiring, switched on and off in this process",
+                        samples=samples,
+                    )
                 )
-            )
     return rows
 
 

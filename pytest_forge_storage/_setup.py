@@ -116,10 +116,16 @@ def make_storage(settings: Settings, node: pytest.Item, options: MarkerOptions) 
 
 
 def _realism(ini: str, marker: Mapping[str, Any] | str | None) -> Realism:
+    __tracebackhide__ = True
     from ._realism import parse_ini, parse_realism
 
     base = parse_ini(ini)
-    return base if marker is None else parse_realism(marker, base=base)
+    if marker is None:
+        return base
+    try:
+        return parse_realism(marker, base=base)
+    except ValueError as exc:  # name the marker; the realism module's frames say nothing more
+        raise ValueError(f"@pytest.mark.forge_storage(realism={marker!r}): {exc}") from None
 
 
 def _marker_manifest(node: pytest.Item, manifest: str | Path) -> Path:

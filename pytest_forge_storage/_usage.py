@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from ._json import dumps
+from ._json_size import encoded_size as _encoded_size
 
 __all__ = [
     "COUNTERS",
@@ -113,7 +113,7 @@ def compact_size(body: Any) -> int:
     """
     if isinstance(body, (bytes, bytearray)):
         return len(body)
-    return len(dumps(body))
+    return _encoded_size(body)
 
 
 def kind_of(operation: str | None) -> Literal["read", "write"] | None:

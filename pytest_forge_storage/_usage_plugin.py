@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from ._usage_report import merge_runs, usage_json, usage_table
+from ._usage import Usage
+from ._usage_report import usage_json, usage_table
 
 ATTRIBUTE = "forge_storage_usage"
 
@@ -26,12 +27,23 @@ class UsageReport:
         self.config = config
         self.table = table
         self.json_path = json_path
-        self.run: dict[str, dict[str, dict[str, int]]] = {}
+        #: Added to in place, one report at a time (a rerun adds to its test's figures).
+        self._figures: dict[str, dict[str, Usage]] = {}
+
+    @property
+    def run(self) -> dict[str, dict[str, dict[str, int]]]:
+        """``{nodeid: {installation: counters}}`` so far (the report's input)."""
+        return {
+            nodeid: {key: usage.as_dict() for key, usage in installations.items()}
+            for nodeid, installations in self._figures.items()
+        }
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         usage: Any = getattr(report, ATTRIBUTE, None)
         if usage:
-            self.run = merge_runs([self.run, {report.nodeid: usage}])
+            target = self._figures.setdefault(report.nodeid, {})
+            for key, counters in usage.items():
+                target.setdefault(key, Usage()).add(counters)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.table and not hasattr(self.config, "workerinput"):

@@ -156,13 +156,14 @@ class ForgeStorage(Scope):
         """Forge's limits, lag and lingering expiry, off unless asked (design §2.7).
 
         Change a knob (``storage.realism.rate_limits = True``) or assign a preset
-        (``"off"``, ``"limits"``, ``"full"``), a dict of knobs or a ``Realism``.
+        (``"off"``, ``"limits"``, ``"full"``), a ``Realism``, or a dict of knobs, which
+        changes only the knobs it names (as the marker's dict does over the ini's preset).
         """
         return self._realism
 
     @realism.setter
     def realism(self, value: Realism | Mapping[str, Any] | str) -> None:
-        chosen = value if isinstance(value, Realism) else parse_realism(value)
+        chosen = value if isinstance(value, Realism) else parse_realism(value, base=self._realism)
         for name, knob in chosen.as_dict().items():
             setattr(self._realism, name, knob)
 

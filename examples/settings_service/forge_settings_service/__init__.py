@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .app import create_app
 from .audit import AUDIT_TTL, AuditLog
+from .bulk_import import BULK_RETRY, ImportResult, import_one_by_one, import_settings
 from .export import export_audit, export_many
 from .forge_storage_client import (
     ForgeStorageClient,
@@ -21,10 +22,12 @@ from .rollouts import ROLLOUT_ENTITY, RolloutStore
 
 __all__ = [
     "AUDIT_TTL",
+    "BULK_RETRY",
     "ROLLOUT_ENTITY",
     "AuditLog",
     "ForgeStorageClient",
     "GraphQLStorageClient",
+    "ImportResult",
     "InvalidEntityValue",
     "KeyConflict",
     "KeyNotFound",
@@ -36,4 +39,6 @@ __all__ = [
     "create_app",
     "export_audit",
     "export_many",
+    "import_one_by_one",
+    "import_settings",
 ]

@@ -242,6 +242,15 @@ class ForgeStorageClient:
                 return
             cursor = page.cursor
 
+    # -- batch -----------------------------------------------------------------------
+    def batch_set(self, items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store up to 25 ``{"key", "value"}`` items in one request; the items Forge refused.
+
+        Forge applies the items independently: each of ``failedKeys`` is
+        ``{"key", "error": {"code", "message"}}``, and the rest are stored.
+        """
+        return list(self._post("batch/set", list(items)).json()["failedKeys"])
+
     # -- secrets ---------------------------------------------------------------------
     def get_secret(self, key: str) -> Any | None:
         item = self.get_item(key, secret=True)
