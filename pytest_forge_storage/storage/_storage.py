@@ -144,10 +144,11 @@ class ForgeStorage(Scope):
 
     @property
     def installations(self) -> Mapping[str, Installation]:
-        """Every installation by key, the default one included (read-only)."""
-        for key in self._router.installations.records():
-            self.installation(key)
-        return MappingProxyType(dict(self._installations))
+        """Every installation by key (read-only): the default one first, then the others in
+        the order they were made."""
+        return MappingProxyType(
+            {key: self.installation(key) for key in self._router.installations.records()}
+        )
 
     @property
     def app_id(self) -> str:
