@@ -26,7 +26,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from pytest_forge_storage._errors import ForgeStorageError
 
@@ -142,9 +142,10 @@ class Installations:
         if lookup.installation is not None:
             return lookup.installation, None
         if lookup.problem in ("expired", "revoked"):
-            if not required:
-                return DEFAULT, None
-            return DEFAULT, ForgeStorageError("UNAUTHORIZED", lookup.message)
+            owner = lookup.issued_to or DEFAULT
+            if not required:  # auth is off: no 401, but the token still picks the partition
+                return owner, None
+            return owner, ForgeStorageError("UNAUTHORIZED", lookup.message)
         return self._unknown(required, lookup.message)
 
     def _unknown(self, required: bool, message: str | None = None) -> tuple[str, Any]:
@@ -188,21 +189,26 @@ class Installations:
 
 
 def _checked(key: Any, product: Any, cloud_id: Any, environment: Any) -> dict[str, Any]:
+    """The details as given; a wrong type is a TypeError, an impossible value a ValueError."""
     if not isinstance(key, str) or not key.strip():
-        raise ValueError(f"an installation key is a non-empty string such as 'site-b', not {key!r}")
-    if product is not None and (not isinstance(product, str) or not _PRODUCT.match(product)):
-        raise ValueError(
-            f"product must be a product name such as 'jira' or 'confluence', not {product!r}"
+        _refuse(key, f"an installation key is a non-empty string such as 'site-b', not {key!r}")
+    if product is not None and not (isinstance(product, str) and _PRODUCT.match(product)):
+        _refuse(
+            product,
+            f"product must be a product name such as 'jira' or 'confluence', not {product!r}",
         )
-    if cloud_id is not None and (not isinstance(cloud_id, str) or not cloud_id.strip()):
-        raise ValueError(
-            f"cloud_id must be a non-empty string (a site's cloud id), not {cloud_id!r}"
-        )
+    if cloud_id is not None and not (isinstance(cloud_id, str) and cloud_id.strip()):
+        _refuse(cloud_id, f"cloud_id must be a non-empty string (the site's id), not {cloud_id!r}")
     if environment is not None and environment not in ENVIRONMENTS:
-        raise ValueError(
-            f"environment must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}"
+        _refuse(
+            environment,
+            f"environment must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}",
         )
     return {"product": product, "cloud_id": cloud_id, "environment": environment}
+
+
+def _refuse(value: Any, message: str) -> NoReturn:
+    raise (ValueError if isinstance(value, str) else TypeError)(message)
 
 
 def _same(record: Record, wanted: dict[str, Any]) -> None:
