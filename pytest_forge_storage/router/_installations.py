@@ -12,7 +12,8 @@ installation key or the 401 to answer:
   working, unless ``strict`` is set (then 401);
 * a request through the Containers egress proxy carries ``forge-proxy-authorization: Forge
   as=app,id=<invocationId>`` instead; an id bound by ``proxy_authorization()`` reaches its
-  installation, any other follows the bearer rule above.
+  installation, any other id follows the rule for unknown tokens above, and a missing or
+  malformed header is 401.
 
 ``contextAri`` (GraphQL) is checked against the installation's site: only the site segment
 is compared, and the default installation refuses only the sites of the other installations.
@@ -120,14 +121,12 @@ class Installations:
     ) -> tuple[str, ForgeStorageError | None]:
         """The installation key the credentials reach, and the 401 to answer or ``None``."""
         if via_proxy:
-            value = headers.get("forge-proxy-authorization", "")
-            key = self._proxy_key(value)
-            if key is not None:
-                return key, None
-            if not value.strip() and required:
+            invocation_id = _invocation_id(headers.get("forge-proxy-authorization", ""))
+            if invocation_id is not None:
+                key = self._proxy_ids.get(invocation_id)
+                return (key, None) if key is not None else self._unknown(required)
+            if required:  # missing, or not "Forge as=app,id=<invocationId>"
                 return DEFAULT, ForgeStorageError("UNAUTHORIZED", _MISSING_PROXY)
-            if value.strip():
-                return self._unknown(required)
         value = headers.get("authorization", "")
         scheme, _, token = value.partition(" ")
         token = token.strip()
@@ -157,17 +156,6 @@ class Installations:
             )
         return DEFAULT, None
 
-    def _proxy_key(self, value: str) -> str | None:
-        match = _PROXY.match(value.strip())
-        if match is None:
-            return None
-        params = dict(
-            part.strip().split("=", 1) for part in match["params"].split(",") if "=" in part
-        )
-        if params.get("as", "").strip() != "app":
-            return None
-        return self._proxy_ids.get(params.get("id", "").strip())
-
     def context_error(self, key: str, context_ari: Any) -> ForgeStorageError | None:
         """``CONTEXT_INVALID`` when ``context_ari`` names a site that ``key`` cannot reach."""
         if not isinstance(context_ari, str):
@@ -186,6 +174,19 @@ class Installations:
         return ForgeStorageError(
             "CONTEXT_INVALID", f"Context {context_ari} is not accessible in this request", 400
         )
+
+
+def _invocation_id(value: str) -> str | None:
+    """The ``id`` of a ``Forge as=app,id=<invocationId>`` value, else ``None``."""
+    match = _PROXY.match(value.strip())
+    if match is None:
+        return None
+    params = {
+        name.strip().lower(): found.strip()
+        for name, _, found in (part.partition("=") for part in match["params"].split(","))
+    }
+    invocation_id = params.get("id")
+    return invocation_id if params.get("as") == "app" and invocation_id else None
 
 
 def _checked(key: Any, product: Any, cloud_id: Any, environment: Any) -> dict[str, Any]:
