@@ -101,6 +101,20 @@ class Installations:
         _same(record, wanted)
         return record
 
+    def check(
+        self,
+        key: str,
+        *,
+        product: str | None = None,
+        cloud_id: str | None = None,
+        environment: str | None = None,
+    ) -> None:
+        """Raise what :meth:`register` would raise for these details, registering nothing."""
+        wanted = _checked(key, product, cloud_id, environment)
+        record = self._records.get(key)
+        if record is not None:
+            _same(record, wanted)
+
     def get(self, key: str) -> Record | None:
         return self._records.get(key)
 
