@@ -86,9 +86,13 @@ class StorageCall:
         return mask_secret_response(_decode(self._response_raw), self.key)
 
     def summary(self) -> str:
-        """One line: ``rest set key='k' -> 204`` (no values, so nothing secret)."""
+        """One line: ``rest set key='k' -> 204`` (no values, so nothing secret), with
+        ``[<installation>]`` first for a call of an installation other than the default."""
+        return self._line(self.installation != "default")
+
+    def _line(self, with_installation: bool) -> str:
         parts = [self.api, self.operation or f"(unknown path {urlsplit(self.url).path})"]
-        if self.installation != "default":
+        if with_installation:
             parts.insert(0, f"[{self.installation}]")
         if self.entity_name is not None:
             parts.append(f"entity={self.entity_name!r}")
@@ -129,5 +133,21 @@ def _decode(raw: bytes) -> Any:
 
 
 def describe_calls(calls: Iterable[StorageCall]) -> str:
-    lines = [f"  {i}. {call.summary()}" for i, call in enumerate(calls, 1)]
-    return "\n".join(lines) if lines else "  (no storage calls were recorded)"
+    """The calls, one numbered line each, oldest first (for reports and assertion messages).
+
+    Calls of more than one installation are grouped under each installation's key, in the
+    order the installations were first called; the numbers keep the order of the calls.
+    """
+    numbered = list(enumerate(calls, 1))
+    if not numbered:
+        return "  (no storage calls were recorded)"
+    groups: dict[str, list[tuple[int, StorageCall]]] = {}
+    for number, call in numbered:
+        groups.setdefault(call.installation, []).append((number, call))
+    if len(groups) == 1:
+        return "\n".join(f"  {number}. {call.summary()}" for number, call in numbered)
+    lines: list[str] = []
+    for installation, members in groups.items():
+        lines.append(f"  installation {installation!r}:")
+        lines += [f"    {number}. {call._line(False)}" for number, call in members]
+    return "\n".join(lines)
