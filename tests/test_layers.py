@@ -4,7 +4,7 @@ Every module belongs to a floor and imports only from floors below it (imports i
 functions and under ``TYPE_CHECKING`` included):
 
     base 0        _errors, _codes, _limits, _clock, _json, _http, _operations, _masking,
-                  _usage, _realism, _usage_report
+                  _usage, _realism, _usage_report, _json_size
     engine 1      engine/          pure Python: no HTTP, no pytest
     protocol 2    protocol/        REST and GraphQL behind one Gate
     router 3      router/          origins, installations and tokens, faults, calls, usage
@@ -30,7 +30,7 @@ NAME = "pytest_forge_storage"
 FLOORS = {"engine": 1, "protocol": 2, "router": 3, "transports": 4, "storage": 5, "server": 6}
 BASE = {
     "_errors", "_codes", "_limits", "_clock", "_json", "_http", "_operations", "_masking",
-    "_usage", "_realism", "_usage_report",
+    "_usage", "_realism", "_usage_report", "_json_size",
 }  # fmt: skip
 APP = {"plugin", "_setup", "_usage_plugin", "cli", "__main__", "strategies", ""}
 

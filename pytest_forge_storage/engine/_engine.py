@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_forge_storage import _limits
+from pytest_forge_storage._errors import ForgeStorageError
 from pytest_forge_storage._realism import Realism
 
 from ._entity_ops import EntityOperations
@@ -186,6 +187,7 @@ class Engine(EntityOperations):
                 restore(self, data, replace=replace)
                 return
             before = self.snapshot()
+            existed = set(self._partitions)
             try:
                 own = {k: v for k, v in data.items() if k != "installations"}
                 restore(self, own, replace=replace)
@@ -193,10 +195,22 @@ class Engine(EntityOperations):
                     if replace and key not in parts:
                         part.reset()
                 for key, section in parts.items():
-                    restore(self.partition(key), section, replace=replace)
+                    try:
+                        restore(self.partition(key), section, replace=replace)
+                    except (TypeError, ValueError, ForgeStorageError) as exc:
+                        raise _located(exc, f"data['installations'][{key!r}]") from None
             except BaseException:
                 self.reset_all()
                 restore(self, {k: v for k, v in before.items() if k != "installations"})
+                for key in set(self._partitions) - existed:  # made for the failed data
+                    del self._partitions[key]
                 for key, section in (before.get("installations") or {}).items():
                     restore(self.partition(key), section)
                 raise
+
+
+def _located(error: Exception, where: str) -> Exception:
+    """``error`` with its message saying which part of the data it is about."""
+    if isinstance(error, ForgeStorageError):
+        return ForgeStorageError(error.code, f"{where}: {error.message}", error.status)
+    return type(error)(f"{where}: {error}")

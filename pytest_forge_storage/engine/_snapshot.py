@@ -263,9 +263,11 @@ def check_installations(data: Any) -> dict[str, Mapping[str, Any]]:
             )
         try:
             validate(section)
-        except DataShapeError as exc:
-            message = exc.message.replace("data[", f"data['installations'][{key!r}][")
+        except ForgeStorageError as exc:
+            message = exc.message.replace("data[", f"data['installations'][{key!r}][", 1)
             if not message.startswith("data['installations']"):
                 message = f"data['installations'][{key!r}]: {message}"
-            raise DataShapeError(message) from None
+            if isinstance(exc, DataShapeError):
+                raise DataShapeError(message) from None
+            raise ForgeStorageError(exc.code, message, exc.status) from None
     return dict(parts)

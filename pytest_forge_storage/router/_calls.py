@@ -90,9 +90,13 @@ class StorageCall:
         return mask_secret_response(_decode(self._response_raw), self.key, secrets=secrets)
 
     def summary(self) -> str:
-        """One line: ``rest set key='k' -> 204`` (no values, so nothing secret)."""
+        """One line: ``rest set key='k' -> 204`` (no values, so nothing secret), with
+        ``[<installation>]`` first for a call of an installation other than the default."""
+        return self._line(self.installation != "default")
+
+    def _line(self, with_installation: bool) -> str:
         parts = [self.api, self.operation or f"(unknown path {urlsplit(self.url).path})"]
-        if self.installation != "default":
+        if with_installation:
             parts.insert(0, f"[{self.installation}]")
         if self.entity_name is not None:
             parts.append(f"entity={self.entity_name!r}")
@@ -133,24 +137,29 @@ def _decode(raw: bytes) -> Any:
 
 
 def describe_calls(calls: Iterable[StorageCall], *, last: int | None = None) -> str:
-    """One line per call (no values, so nothing secret); only the ``last`` ones when given."""
+    """The calls, one numbered line each, oldest first (for reports and assertion messages);
+    only the ``last`` ones when given, with a line saying how many are not shown.
+
+    Calls of more than one installation are grouped under each installation's key, in the
+    order the installations were first called; the numbers keep the order of the calls.
+    """
     numbered = list(enumerate(calls, 1))
     if not numbered:
         return "  (no storage calls were recorded)"
     hidden = len(numbered) - last if last is not None and len(numbered) > last else 0
-    shown = numbered[hidden:]
     lines = [f"  ({hidden} earlier calls not shown; -v shows every call)"] if hidden else []
-    installations = {call.installation for _, call in numbered}
-    if len(installations) > 1:
-        for installation in sorted(installations, key=lambda k: (k != "default", k)):
+    groups: dict[str, list[tuple[int, StorageCall]]] = {}
+    for number, call in numbered:
+        groups.setdefault(call.installation, []).append((number, call))
+    shown = numbered[hidden:]
+    if len(groups) == 1:
+        return "\n".join(lines + [f"  {number}. {call.summary()}" for number, call in shown])
+    first = {number for number, _ in shown}
+    for installation, members in groups.items():
+        kept = [(number, call) for number, call in members if number in first]
+        if kept:
             lines.append(f"  installation {installation!r}:")
-            lines.extend(
-                f"    {i}. {call.summary()}"
-                for i, call in shown
-                if call.installation == installation
-            )
-    else:
-        lines.extend(f"  {i}. {call.summary()}" for i, call in shown)
+            lines += [f"    {number}. {call._line(False)}" for number, call in kept]
     return "\n".join(lines)
 
 

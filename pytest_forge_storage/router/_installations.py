@@ -12,7 +12,8 @@ installation key or the 401 to answer:
   working, unless ``strict`` is set (then 401);
 * a request through the Containers egress proxy carries ``forge-proxy-authorization: Forge
   as=app,id=<invocationId>`` instead; an id bound by ``proxy_authorization()`` reaches its
-  installation, any other follows the bearer rule above.
+  installation, any other id follows the rule for unknown tokens above, and a missing or
+  malformed header is 401.
 
 ``contextAri`` (GraphQL) is checked against the installation's site: only the site segment
 is compared, and the default installation refuses only the sites of the other installations.
@@ -26,7 +27,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from pytest_forge_storage._errors import ForgeStorageError
 
@@ -100,6 +101,20 @@ class Installations:
         _same(record, wanted)
         return record
 
+    def check(
+        self,
+        key: str,
+        *,
+        product: str | None = None,
+        cloud_id: str | None = None,
+        environment: str | None = None,
+    ) -> None:
+        """Raise what :meth:`register` would raise for these details, registering nothing."""
+        wanted = _checked(key, product, cloud_id, environment)
+        record = self._records.get(key)
+        if record is not None:
+            _same(record, wanted)
+
     def get(self, key: str) -> Record | None:
         return self._records.get(key)
 
@@ -120,14 +135,12 @@ class Installations:
     ) -> tuple[str, ForgeStorageError | None]:
         """The installation key the credentials reach, and the 401 to answer or ``None``."""
         if via_proxy:
-            value = headers.get("forge-proxy-authorization", "")
-            key = self._proxy_key(value)
-            if key is not None:
-                return key, None
-            if not value.strip() and required:
+            invocation_id = _invocation_id(headers.get("forge-proxy-authorization", ""))
+            if invocation_id is not None:
+                key = self._proxy_ids.get(invocation_id)
+                return (key, None) if key is not None else self._unknown(required)
+            if required:  # missing, or not "Forge as=app,id=<invocationId>"
                 return DEFAULT, ForgeStorageError("UNAUTHORIZED", _MISSING_PROXY)
-            if value.strip():
-                return self._unknown(required)
         value = headers.get("authorization", "")
         scheme, _, token = value.partition(" ")
         token = token.strip()
@@ -142,9 +155,10 @@ class Installations:
         if lookup.installation is not None:
             return lookup.installation, None
         if lookup.problem in ("expired", "revoked"):
-            if not required:
-                return DEFAULT, None
-            return DEFAULT, ForgeStorageError("UNAUTHORIZED", lookup.message)
+            owner = lookup.issued_to or DEFAULT
+            if not required:  # auth is off: no 401, but the token still picks the partition
+                return owner, None
+            return owner, ForgeStorageError("UNAUTHORIZED", lookup.message)
         return self._unknown(required, lookup.message)
 
     def _unknown(self, required: bool, message: str | None = None) -> tuple[str, Any]:
@@ -155,17 +169,6 @@ class Installations:
                 + " (strict_tokens is on)",
             )
         return DEFAULT, None
-
-    def _proxy_key(self, value: str) -> str | None:
-        match = _PROXY.match(value.strip())
-        if match is None:
-            return None
-        params = dict(
-            part.strip().split("=", 1) for part in match["params"].split(",") if "=" in part
-        )
-        if params.get("as", "").strip() != "app":
-            return None
-        return self._proxy_ids.get(params.get("id", "").strip())
 
     def context_error(self, key: str, context_ari: Any) -> ForgeStorageError | None:
         """``CONTEXT_INVALID`` when ``context_ari`` names a site that ``key`` cannot reach."""
@@ -187,22 +190,40 @@ class Installations:
         )
 
 
+def _invocation_id(value: str) -> str | None:
+    """The ``id`` of a ``Forge as=app,id=<invocationId>`` value, else ``None``."""
+    match = _PROXY.match(value.strip())
+    if match is None:
+        return None
+    params = {
+        name.strip().lower(): found.strip()
+        for name, _, found in (part.partition("=") for part in match["params"].split(","))
+    }
+    invocation_id = params.get("id")
+    return invocation_id if params.get("as") == "app" and invocation_id else None
+
+
 def _checked(key: Any, product: Any, cloud_id: Any, environment: Any) -> dict[str, Any]:
+    """The details as given; a wrong type is a TypeError, an impossible value a ValueError."""
     if not isinstance(key, str) or not key.strip():
-        raise ValueError(f"an installation key is a non-empty string such as 'site-b', not {key!r}")
-    if product is not None and (not isinstance(product, str) or not _PRODUCT.match(product)):
-        raise ValueError(
-            f"product must be a product name such as 'jira' or 'confluence', not {product!r}"
+        _refuse(key, f"an installation key is a non-empty string such as 'site-b', not {key!r}")
+    if product is not None and not (isinstance(product, str) and _PRODUCT.match(product)):
+        _refuse(
+            product,
+            f"product must be a product name such as 'jira' or 'confluence', not {product!r}",
         )
-    if cloud_id is not None and (not isinstance(cloud_id, str) or not cloud_id.strip()):
-        raise ValueError(
-            f"cloud_id must be a non-empty string (a site's cloud id), not {cloud_id!r}"
-        )
+    if cloud_id is not None and not (isinstance(cloud_id, str) and cloud_id.strip()):
+        _refuse(cloud_id, f"cloud_id must be a non-empty string (the site's id), not {cloud_id!r}")
     if environment is not None and environment not in ENVIRONMENTS:
-        raise ValueError(
-            f"environment must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}"
+        _refuse(
+            environment,
+            f"environment must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}",
         )
     return {"product": product, "cloud_id": cloud_id, "environment": environment}
+
+
+def _refuse(value: Any, message: str) -> NoReturn:
+    raise (ValueError if isinstance(value, str) else TypeError)(message)
 
 
 def _same(record: Record, wanted: dict[str, Any]) -> None:

@@ -113,13 +113,21 @@ class Router:
     def authorize(
         self, headers: Mapping[str, str], *, via_proxy: bool = False
     ) -> tuple[str, ForgeStorageError | None]:
-        """The installation a request reaches, and the 401 to answer (decision 1, §2.6)."""
+        """The installation a request reaches, and the 401 to answer (decision 1, §2.6).
+
+        ``allowed_tokens`` restricts the tokens the fake did not issue (0.1's tokens, which
+        reach the default installation); an installation's own token proves itself.
+        """
         key, denied = self.installations.resolve(
             headers, required=self.auth_required, via_proxy=via_proxy
         )
         if denied is None and self.auth_required and self.allowed_tokens is not None:
             token = headers.get("authorization", "").partition(" ")[2].strip()
-            if not via_proxy and token not in self.allowed_tokens:
+            if (
+                not via_proxy
+                and token not in self.allowed_tokens
+                and not self.installations.tokens.lookup(token).ok
+            ):
                 denied = ForgeStorageError(
                     "UNAUTHORIZED",
                     "Unauthorized: the request provided an invalid or expired token",

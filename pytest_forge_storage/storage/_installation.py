@@ -106,6 +106,7 @@ class Installation(Scope):
         """
         from . import _fit
 
+        _check_claim_arguments(claims)
         built = _fit.fit_claims(
             app_id=self._storage.app_id,
             installation_id=self.installation_id,
@@ -136,6 +137,25 @@ class Installation(Scope):
         return (
             f"<Installation {self.key!r} {self.product} site/{self.cloud_id} "
             f"({self.environment}): {len(self.kvs)} kvs, {len(self.calls)} calls>"
+        )
+
+
+#: The arguments of ``fit_claims`` an installation fills in itself.
+_FILLED = ("app_id", "installation_id", "product", "cloud_id", "site_url", "environment")
+
+
+def _check_claim_arguments(claims: dict[str, Any]) -> None:
+    """A TypeError naming ``invocation()`` (not the claim builder) for an unknown argument."""
+    import inspect
+
+    from ._fit import fit_claims
+
+    accepted = [name for name in inspect.signature(fit_claims).parameters if name not in _FILLED]
+    unknown = sorted(set(claims) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"invocation() got unexpected keyword argument(s) {', '.join(unknown)}; it accepts "
+            f"{', '.join(['user_token', 'valid_signature', *accepted])}"
         )
 
 

@@ -146,9 +146,11 @@ class ForgeStorage(Scope):
 
     @property
     def installations(self) -> Mapping[str, Installation]:
-        """Every installation by key, the default one included (read-only)."""
-        records = self._router.installations.records()  # in registration order
-        return MappingProxyType({key: self.installation(key) for key in records})
+        """Every installation by key (read-only): the default one first, then the others in
+        the order they were made."""
+        return MappingProxyType(
+            {key: self.installation(key) for key in self._router.installations.records()}
+        )
 
     # -- realism ---------------------------------------------------------------------
     @property
@@ -225,27 +227,38 @@ class ForgeStorage(Scope):
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Replace the stored data with a :meth:`snapshot` (or any ``data`` dict)."""
-        self._engine.restore(self._register(snapshot))
+        data, details = self._split(snapshot)
+        self._engine.restore(data)
+        self._register(details)
 
     def load_data(self, data: Mapping[str, Any]) -> None:
         """Add data in the marker's ``data`` shape to what is stored."""
-        self._engine.restore(self._register(data), replace=False)
+        plain, details = self._split(data)
+        self._engine.restore(plain, replace=False)
+        self._register(details)
 
-    def _register(self, data: Any) -> Any:
-        """Register the installations ``data`` names (with their details) and return ``data``
-        with the details taken out, for the engine."""
+    def _split(self, data: Any) -> tuple[Any, dict[str, dict[str, Any]]]:
+        """``data`` with the installation details taken out (for the engine), and the details
+        by installation key, checked first: data that names an installation with other details
+        than it has raises before anything changes (all or nothing, as the engine loads)."""
         parts = data.get("installations") if isinstance(data, Mapping) else None
         if not isinstance(parts, Mapping):
-            return data
+            return data, {}
         plain: dict[str, Any] = {}
+        details: dict[str, dict[str, Any]] = {}
         for key, section in parts.items():
             if not isinstance(section, Mapping) or not isinstance(key, str) or key == "default":
                 plain[key] = section  # the engine says what is wrong with it
                 continue
-            details = {_DETAILS[name]: section[name] for name in _DETAILS if name in section}
-            self.installation(key, **details)
+            found = {_DETAILS[name]: section[name] for name in _DETAILS if name in section}
+            self._router.installations.check(key, **found)
+            details[key] = found
             plain[key] = {name: v for name, v in section.items() if name not in _DETAILS}
-        return {**data, "installations": plain}
+        return {**data, "installations": plain}, details
+
+    def _register(self, details: Mapping[str, Mapping[str, Any]]) -> None:
+        for key, found in details.items():
+            self.installation(key, **found)
 
     def dump(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`snapshot` to a JSON file."""

@@ -9,11 +9,14 @@ stable prefix with cursors while others overwrite its keys and insert new ones. 
 the store must hold exactly what the successful answers imply.
 
 ``FORGE_CONCURRENCY_OPS`` sets the operations per thread over real HTTP (CI: 500; the
-in-process run always does 2,000).
+in-process run always does 2,000). The same mix runs on four installations at once, each
+request with one installation's token, every installation's state checked on its own;
+``FORGE_TENANT_OPS`` sets its operations per thread (default 2,000).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sys
@@ -33,6 +36,8 @@ from pytest_forge_storage import ForgeStorage
 THREADS = 8
 IN_PROCESS_OPS = 2000
 SERVER_OPS = int(os.environ.get("FORGE_CONCURRENCY_OPS", "500"))
+TENANT_OPS = int(os.environ.get("FORGE_TENANT_OPS", "2000"))
+INSTALLATIONS = ("site-a", "site-b", "site-c", "site-d")
 COUNTERS = [f"counter-{n}" for n in range(3)]
 STABLE = [f"stable:{n:03d}" for n in range(60)]
 STABLE_RECORDS = [f"stable:{n:03d}" for n in range(40)]
@@ -56,12 +61,12 @@ def clients(base: str) -> Iterator[Post]:
     """One keep-alive ``requests.Session`` and one ``httpx.Client``, taking turns."""
     with requests.Session() as session, httpx.Client(timeout=30) as client:
 
-        def via_requests(operation: str, body: Any) -> tuple[int, Any]:
-            r = session.post(base + REST + operation, json=body, headers=HEADERS, timeout=30)
+        def via_requests(operation: str, body: Any, headers: Any = HEADERS) -> tuple[int, Any]:
+            r = session.post(base + REST + operation, json=body, headers=headers, timeout=30)
             return r.status_code, r.json() if r.content else None
 
-        def via_httpx(operation: str, body: Any) -> tuple[int, Any]:
-            r = client.post(base + REST + operation, json=body, headers=HEADERS)
+        def via_httpx(operation: str, body: Any, headers: Any = HEADERS) -> tuple[int, Any]:
+            r = client.post(base + REST + operation, json=body, headers=headers)
             return r.status_code, r.json() if r.content else None
 
         while True:
@@ -72,6 +77,11 @@ def clients(base: str) -> Iterator[Post]:
 def prepare(storage: ForgeStorage) -> None:
     storage.define_entity("counter", {"version": "integer"})
     storage.define_entity("record", {"owner": "string", "n": "integer"}, indexes=["owner"])
+    seed(storage)
+
+
+def seed(storage: Any) -> None:
+    """The counters, stable keys and stable records, in ``storage`` or an installation."""
     for counter in COUNTERS:
         storage.entity("counter")[counter] = {"version": 0}
     for key in STABLE:
@@ -87,7 +97,11 @@ class Worker:
     number: int
     operations: int
     post: Iterator[Post]
+    #: The random seed (default: ``number``); workers of one thread on several installations
+    #: use the same keys (so a request in the wrong partition shows) with their own mixes.
+    seed: int | None = None
     rng: random.Random = field(init=False)
+    choices: list[Callable[[], None]] = field(init=False, repr=False)
     kvs: dict[str, Any] = field(default_factory=dict)
     secrets: dict[str, Any] = field(default_factory=dict)
     records: dict[str, Any] = field(default_factory=dict)
@@ -100,7 +114,17 @@ class Worker:
     walk: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.number)
+        self.rng = random.Random(self.number if self.seed is None else self.seed)
+        actions = [
+            (self.kvs_op, 24),
+            (self.secret_op, 8),
+            (self.entity_op, 14),
+            (self.batch_op, 8),
+            (self.counter_op, 14),
+            (self.stable_write, 12),
+            (self.walk_step, 20),
+        ]
+        self.choices = [action for action, weight in actions for _ in range(weight)]
 
     # -- plumbing ------------------------------------------------------------------------
     def call(self, operation: str, body: Any) -> tuple[int, Any]:
@@ -118,19 +142,16 @@ class Worker:
         return f"t{self.number}:{prefix}{self.rng.randrange(12)}"
 
     # -- the mix -------------------------------------------------------------------------
+    def step(self) -> None:
+        """One operation of the mix, chosen by weight."""
+        self.rng.choice(self.choices)()
+
     def run(self) -> None:
-        actions = [
-            (self.kvs_op, 24),
-            (self.secret_op, 8),
-            (self.entity_op, 14),
-            (self.batch_op, 8),
-            (self.counter_op, 14),
-            (self.stable_write, 12),
-            (self.walk_step, 20),
-        ]
-        choose = [action for action, weight in actions for _ in range(weight)]
         while self.requests < self.operations:
-            self.rng.choice(choose)()
+            self.step()
+        self.finish()
+
+    def finish(self) -> None:
         while self.walk is not None:  # finish the walk in progress
             self.walk_step()
 
@@ -305,7 +326,8 @@ def hammer(storage: ForgeStorage, base: str, operations: int) -> list[Worker]:
     return workers
 
 
-def check_final_state(storage: ForgeStorage, workers: list[Worker]) -> None:
+def check_final_state(storage: Any, workers: list[Worker]) -> None:
+    """``storage`` (or one installation) holds exactly what the workers' answers imply."""
     for worker in workers:
         prefix = f"t{worker.number}:"
         kvs = {k: v for k, v in storage.kvs.items() if k.startswith(prefix + "k")}
@@ -351,6 +373,84 @@ def test_threads_through_a_real_server(forge_storage_server: Any) -> None:
     workers = hammer(storage, forge_storage_server.url, SERVER_OPS)
     assert len(storage.calls) == sum(worker.requests for worker in workers)
     print(report(workers))
+
+
+# -- four installations at once -------------------------------------------------------------
+
+
+def with_token(post: Iterator[Post], token: str) -> Iterator[Post]:
+    """The thread's clients, sending ``token`` instead of the shared one."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for send in post:
+        yield functools.partial(send, headers=headers)
+
+
+@dataclass
+class Tenant:
+    """One thread's share of the mix on every installation: a :class:`Worker` (its model and
+    its operations) per installation, each sending that installation's token; every step
+    picks an installation at random, so one thread's requests interleave all of them."""
+
+    number: int
+    operations: int
+    post: Iterator[Post]
+    tokens: dict[str, str]
+    workers: dict[str, Worker] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(-1 - self.number)
+        self.workers = {
+            key: Worker(self.number, self.operations, with_token(self.post, token), seed=seed)
+            for seed, (key, token) in enumerate(self.tokens.items(), 100 * (self.number + 1))
+        }
+
+    @property
+    def requests(self) -> int:
+        return sum(worker.requests for worker in self.workers.values())
+
+    def run(self) -> None:
+        keys = list(self.workers)
+        while self.requests < self.operations:
+            self.workers[self.rng.choice(keys)].step()
+        for worker in self.workers.values():
+            worker.finish()
+
+
+def test_threads_on_four_installations_never_cross_partitions(
+    forge_storage: ForgeStorage,
+) -> None:
+    """8 threads, each mixing requests for 4 installations (the same keys in each): every
+    answer matches that installation's model, and at the end each installation holds exactly
+    what its successful answers imply; the default installation got nothing."""
+    forge_storage.define_entity("counter", {"version": "integer"})
+    forge_storage.define_entity("record", {"owner": "string", "n": "integer"}, indexes=["owner"])
+    installations = {key: forge_storage.installation(key) for key in INSTALLATIONS}
+    for installation in installations.values():
+        seed(installation)
+    tokens = {key: installation.token for key, installation in installations.items()}
+    start = threading.Barrier(THREADS)
+
+    def work(number: int) -> Tenant:
+        post = clients("https://api.atlassian.com")
+        tenant = Tenant(number, TENANT_OPS, post, tokens)
+        start.wait()
+        try:
+            tenant.run()
+        finally:
+            post.close()
+        return tenant
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        tenants = [future.result() for future in [pool.submit(work, n) for n in range(THREADS)]]
+
+    for key, installation in installations.items():
+        workers = [tenant.workers[key] for tenant in tenants]
+        check_final_state(installation, workers)
+        assert len(installation.calls) == sum(worker.requests for worker in workers) > 0
+    assert len(forge_storage.kvs) == len(forge_storage.secrets) == 0
+    assert forge_storage.installation().calls == []
+    assert len(forge_storage.calls) == sum(tenant.requests for tenant in tenants)
+    print(report([worker for tenant in tenants for worker in tenant.workers.values()]))
 
 
 @pytest.mark.parametrize("threads", [THREADS])
