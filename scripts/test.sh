@@ -19,6 +19,8 @@ python="${PYTHON:-python3}"
 venv="${FORGE_VENV:-$root/.venv}"
 extras="${FORGE_EXTRAS:-test,lint}"
 say() { printf '\n=== %s\n' "$*"; }
+took() { printf '(%d s)\n' "$((SECONDS - t))"; t=$SECONDS; }
+t=$SECONDS
 die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
 
 # -- the virtual environment --------------------------------------------------------------------
@@ -39,6 +41,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
     say "installing pytest-forge-storage[$extras] into $venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --editable ".[$extras]"
     echo "$wanted" >"$stamp"
+    took
 fi
 export PATH="$venv/bin:$PATH"
 export VIRTUAL_ENV="$venv"
@@ -71,9 +74,11 @@ seed="${FORGE_TEST_SEED:-$(python -c 'import random; print(random.randrange(1, 2
 say "lint (ruff)"
 ruff check .
 ruff format --check .
+took
 
 say "types (mypy --strict)"
 mypy
+took
 
 say "tests: the whole suite on $workers workers, random order (FORGE_TEST_SEED=$seed replays it)"
 rm -f .coverage .coverage.*
@@ -87,4 +92,5 @@ if [ "$status" -ne 0 ]; then
 fi
 coverage combine -q
 coverage report --fail-under=95
+took
 echo "scripts/test.sh: lint, types, tests and coverage passed (FORGE_TEST_SEED=$seed)"
