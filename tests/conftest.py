@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+# pytester is used by the plugin tests; declared here, the one place, so that a run which
+# overrides addopts (tox min) still has it.
+pytest_plugins = ["pytester"]
+
+HERE = Path(__file__).parent
+
+#: The compatibility subset that tox ``min`` and ``latest`` run against the oldest and newest
+#: supported libraries (design §3): every interception door (requests through responses, httpx
+#: sync and async through respx, the server and its CLI: tests/transports), the pytest surface
+#: (fixture, marker, ini options, pytester runs: tests/plugin) and the inbound invocations,
+#: whose PyJWT and cryptography floors are pinned in min. The engine and protocol tests depend
+#: on no library's version beyond what these doors already exercise.
+COMPAT_DIRS = frozenset({"transports", "plugin", "invocations"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    xdist = config.pluginmanager.hasplugin("xdist")
+    for item in items:
+        try:
+            top = item.path.relative_to(HERE).parts[0]
+        except ValueError:  # an item outside tests/ (none today)
+            continue
+        if top in COMPAT_DIRS:
+            item.add_marker(pytest.mark.compat)
+        if top == "conformance" and xdist:
+            # The Node cases share one node_modules, installed by a per-process session
+            # fixture (npm ci): on one worker, npm never runs twice at once (--dist loadgroup).
+            item.add_marker(pytest.mark.xdist_group("node"))
+
 
 BASE = "https://api.atlassian.com/forge/storage/kvs/v1/"
 AUTH = {"Authorization": "Bearer test-token"}
