@@ -28,6 +28,7 @@ if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a
     sys.path.insert(0, str(HERE))
 
 import _scale  # noqa: E402 - after the path set-up above
+import _seeding  # noqa: E402
 import _served  # noqa: E402
 import _startup  # noqa: E402
 from _timing import Config, Row  # noqa: E402
@@ -45,6 +46,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "kvs-scale": _scale.kvs_rows,
     "entity-scale": _scale.entity_rows,
     "memory": _scale.memory_rows,
+    "seeding": _seeding.seeding_rows,
 }
 LIBRARIES = (
     "pytest",

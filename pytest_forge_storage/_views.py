@@ -7,6 +7,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ForgeStorageError
+from .engine._plain import plain_copy
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -35,7 +36,7 @@ class KvsView(MutableMapping[str, Any]):
 
     def __setitem__(self, key: str, value: Any) -> None:
         with self._engine.lock:
-            self._engine.namespace(self._secret).put(key, copy.deepcopy(value))
+            self._engine.namespace(self._secret).put(key, value)  # put() copies it
 
     def __delitem__(self, key: str) -> None:
         with self._engine.lock:
@@ -82,7 +83,11 @@ class EntityView(MutableMapping[str, dict[str, Any]]):
         return copy.deepcopy(found["value"])
 
     def __setitem__(self, key: str, value: dict[str, Any]) -> None:
-        self._engine.entity_put(self.name, key, copy.deepcopy(value))
+        found = plain_copy(value)  # plain JSON: copied in the walk that checks it
+        if found is None:
+            self._engine.entity_put(self.name, key, copy.deepcopy(value))
+        else:
+            self._engine.entity_put(self.name, key, found[0], trusted=True)
 
     def __delitem__(self, key: str) -> None:
         try:

@@ -84,6 +84,7 @@ def test_list_names_every_group() -> None:
         "kvs-scale",
         "entity-scale",
         "memory",
+        "seeding",
     ]
 
 

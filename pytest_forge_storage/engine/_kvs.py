@@ -13,7 +13,7 @@ from pytest_forge_storage._errors import ForgeStorageError
 
 from . import _cursor
 from ._items import Item
-from ._validation import validate_key, validate_value
+from ._validation import stored_value, validate_key
 
 
 class KvsStore:
@@ -61,9 +61,13 @@ class KvsStore:
         fail_if_exists: bool = False,
         trusted: bool = False,
     ) -> tuple[Item | None, Item]:
-        """Write ``value``; return (previous live item or None, new item)."""
+        """Write ``value``; return (previous live item or None, new item).
+
+        An untrusted value is stored as a private copy (the caller keeps its object); a
+        ``trusted`` one, fresh from a JSON parser, as it is.
+        """
         validate_key(key)
-        validate_value(value, max_bytes=self.max_bytes, trusted=trusted)
+        value = stored_value(value, max_bytes=self.max_bytes, trusted=trusted)
         now = now_ms()
         previous = self.live(key, now)
         if previous is not None and fail_if_exists:

@@ -10,8 +10,9 @@ from typing import Any
 from pytest_forge_storage import _limits
 from pytest_forge_storage._errors import ForgeStorageError
 
+from ._plain import plain_copy
 from ._schema import EntityDecl, IndexDecl
-from ._validation import check_json, validate_value
+from ._validation import check_json, check_size, validate_value
 
 _BLANK = re.compile(r"[\s\ufeff]*\Z")  # JavaScript's \s also covers U+FEFF
 
@@ -62,10 +63,26 @@ def check_value(decl: EntityDecl, value: Any, *, trusted: bool = False) -> None:
             "INVALID_ENTITY_VALUE",
             f'The value of entity "{decl.name}" must be an object, not {_json_type(value)}',
         )
+    size: int | None = None
     if not trusted:
-        check_json(value)
+        found = plain_copy(value)  # JSON-ness, depth and size in one walk (see _plain)
+        if found is None:  # the exact checks, one by one, name the problem
+            check_json(value)
+        else:
+            size = found[1]
+    _check_attributes(decl, value)
+    if size is None:
+        validate_value(value, max_bytes=_limits.VALUE_MAX_BYTES, trusted=True)
+    else:
+        check_size(size, _limits.VALUE_MAX_BYTES)
+    for index in decl.indexes:
+        _check_index_size(decl, index, value)
+
+
+def _check_attributes(decl: EntityDecl, value: dict[str, Any]) -> None:
+    attributes = decl.attributes
     for attr, item in value.items():
-        kind = decl.attributes.get(attr)
+        kind = attributes.get(attr)
         if kind is None:
             raise ForgeStorageError(
                 "INVALID_ENTITY_VALUE",
@@ -77,9 +94,6 @@ def check_value(decl: EntityDecl, value: Any, *, trusted: bool = False) -> None:
                 f'Attribute "{attr}" of entity "{decl.name}" is {kind}: expected '
                 f"{_EXPECTED[kind]}, got {_short(item)}",
             )
-    validate_value(value, max_bytes=_limits.VALUE_MAX_BYTES, trusted=True)
-    for index in decl.indexes:
-        _check_index_size(decl, index, value)
 
 
 def _check_index_size(decl: EntityDecl, index: IndexDecl, value: dict[str, Any]) -> None:
