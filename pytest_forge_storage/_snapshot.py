@@ -6,16 +6,18 @@ so that a restore is exact; data without it (the marker's ``data=``) gets fresh 
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from ._clock import iso_ms, now_ms
 from ._errors import ForgeStorageError
 from .engine import Engine
-from .engine._items import Item
-from .engine._validation import validate_entity_name, validate_key
+from .engine._entities import EntityStore
+from .engine._items import Item, Stamps
+from .engine._plain import copy_of
+from .engine._validation import stored_value, validate_entity_name, validate_key
+from .engine._values import stored_entity_value
 
 SECTIONS = ("kvs", "secrets", "entities", "metadata")
 
@@ -25,20 +27,21 @@ def snapshot(engine: Engine) -> dict[str, Any]:
     meta: dict[str, Any] = {"kvs": {}, "secrets": {}, "entities": {}}
     for section, store in (("kvs", engine.kvs), ("secrets", engine.secrets)):
         for key, item in store.items():
-            data[section][key] = copy.deepcopy(item.value)
+            data[section][key] = copy_of(item.value)
             meta[section][key] = _meta(item)
     for name in engine.entity_names():
         records = dict(engine.entity_items(name))
         if records:
-            data["entities"][name] = {k: copy.deepcopy(i.value) for k, i in records.items()}
+            data["entities"][name] = {k: copy_of(i.value) for k, i in records.items()}
             meta["entities"][name] = {k: _meta(i) for k, i in records.items()}
     data["metadata"] = meta
     return data
 
 
 def restore(engine: Engine, data: Mapping[str, Any], *, replace: bool = True) -> None:
-    """Load ``data``; with ``replace`` the stores are emptied first. All or nothing: on an
-    error the stores are put back as they were, with or without ``replace``."""
+    """Load ``data``; with ``replace`` the stores are emptied first. All or nothing: every
+    item is checked before anything changes, so on an error the stores are as they were,
+    with or without ``replace``."""
     if not isinstance(data, Mapping):
         raise TypeError(f"data must be a dict like {{'kvs': {{'key': 'value'}}}}, not {data!r}")
     unknown = sorted(set(data) - set(SECTIONS))
@@ -47,27 +50,46 @@ def restore(engine: Engine, data: Mapping[str, Any], *, replace: bool = True) ->
             f"Unknown data section {unknown[0]!r}; use 'kvs', 'secrets' and 'entities', e.g. "
             "{'kvs': {'key': 1}, 'entities': {'employee': {'e1': {'age': 30}}}}"
         )
-    before = snapshot(engine)
+    staged = _stage(engine, data, replace)
     if replace:
         engine.reset()
-    try:
-        _load(engine, data)
-    except BaseException:
-        engine.reset()
-        _load(engine, before)
-        raise
+    for secret, items in staged.namespaces:
+        engine.namespace(secret).load(items)
+    for store, records in staged.entities:
+        store.load(records)
 
 
-def _load(engine: Engine, data: Mapping[str, Any]) -> None:
+class _Staged:
+    """Checked items, ready to go in: ``(secret, items)`` and ``(store, records)``."""
+
+    def __init__(self) -> None:
+        self.namespaces: list[tuple[bool, dict[str, Item]]] = []
+        self.entities: list[tuple[EntityStore, dict[str, Item]]] = []
+
+
+def _stage(engine: Engine, data: Mapping[str, Any], replace: bool) -> _Staged:
+    """Every item of ``data`` checked and built, in the order a one-by-one load would meet
+    them (so the first error is the same); nothing is stored yet.
+
+    An item gets the metadata of ``data["metadata"]`` where it has some, else the time of
+    the load (``createdAt`` of the item it replaces, when adding to a store).
+    """
+    staged = _Staged()
+    now = now_ms()
     meta = data.get("metadata") or {}
     for section, secret in (("kvs", False), ("secrets", True)):
         values = _section(data, section)
         times = meta.get(section) or {}
         store = engine.namespace(secret)
+        items: dict[str, Item] = {}
         for key, value in values.items():
-            store.put(key, copy.deepcopy(value))
-            if key in times:
-                store.restore_item(key, _item(store.live(key), times[key], f"{section}[{key!r}]"))
+            where = f"{section}[{key!r}]"
+            stored = _named(where, stored_value, value, max_bytes=store.max_bytes)
+            previous = None if replace else store.live(key, now)
+            created = previous.created_ms if previous is not None else now
+            item = Item.stamped(stored, store.stamps(created, now, None))
+            items[key] = _item(item, times[key], where, store.stamps) if key in times else item
+        staged.namespaces.append((secret, items))
     entities = _section(data, "entities")
     entity_meta = meta.get("entities") or {}
     for name, records in entities.items():
@@ -75,14 +97,31 @@ def _load(engine: Engine, data: Mapping[str, Any]) -> None:
         if not isinstance(records, Mapping):
             raise TypeError(f"entities[{name!r}] must be a dict of key -> record")
         times = entity_meta.get(name) or {}
+        records_in: dict[str, Item] = {}
+        entity: EntityStore | None = None
         for key, value in records.items():
-            engine.entity_put(name, key, copy.deepcopy(value))
-            if key in times:
-                current = engine.entity_get(name, key, options={"metadataFields": []})
-                restored = Item(current["value"], 0, 0, None)
-                engine.entity_restore_item(
-                    name, key, _item(restored, times[key], f"entities[{name!r}][{key!r}]")
-                )
+            validate_key(key, entity=True)
+            entity = entity or engine.entity_store(name)
+            where = f"entities[{name!r}][{key!r}]"
+            stored = _named(where, stored_entity_value, entity.decl, value)
+            if key in times:  # the record's own times; a missing createdAt is now
+                item = _item(Item(stored, 0, 0, None), times[key], where, entity.stamps)
+            else:
+                previous = None if replace else entity.live(key, now)
+                created = previous.created_ms if previous is not None else now
+                item = Item.stamped(stored, entity.stamps(created, now, None))
+            records_in[key] = item
+        if entity is not None:
+            staged.entities.append((entity, records_in))
+    return staged
+
+
+def _named(where: str, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``check(*args, **kwargs)``, its error naming the item it is about."""
+    try:
+        return check(*args, **kwargs)
+    except ForgeStorageError as exc:
+        raise ForgeStorageError(exc.code, f"{where}: {exc.message}", exc.status) from None
 
 
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -95,8 +134,8 @@ def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return values
 
 
-def _item(item: Item | None, times: Mapping[str, Any], where: str) -> Item:
-    assert item is not None
+def _item(item: Item, times: Mapping[str, Any], where: str, stamps: Stamps) -> Item:
+    """``item`` with the times of its ``metadata`` entry (missing ones from ``item``)."""
     try:
         created = int(times.get("createdAt", item.created_ms or now_ms()))
         updated = int(times.get("updatedAt", item.updated_ms or created))
@@ -104,7 +143,7 @@ def _item(item: Item | None, times: Mapping[str, Any], where: str) -> Item:
         expire_ms = _parse_iso(expire) if expire is not None else None
     except (TypeError, ValueError) as exc:
         raise ForgeStorageError("BAD_REQUEST", f"metadata of {where} is invalid: {exc}") from None
-    return Item(item.value, created, updated, expire_ms)
+    return Item.stamped(item.value, stamps(created, updated, expire_ms))
 
 
 def _meta(item: Item) -> dict[str, Any]:

@@ -176,6 +176,12 @@ class EntityOperations:
         with self.lock:
             run_transaction(self._entities, self.kvs, body)
 
+    # -- bulk loads ----------------------------------------------------------------------
+    def entity_store(self, entity_name: Any) -> EntityStore:
+        """The store of a declared entity (Forge's name codes otherwise), for bulk loads
+        that check records first and then call ``EntityStore.load``, under :attr:`lock`."""
+        return self._entities.store(entity_name)
+
 
 def _ttl_ms(ttl: Any) -> int | None:
     """Seeding TTL in seconds (fractions allowed): positive, at most one year."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sortedcontainers import SortedDict
-
 from pytest_forge_storage import _limits
 from pytest_forge_storage._clock import now_ms
 from pytest_forge_storage._errors import ForgeStorageError
 
 from . import _cursor
-from ._items import Item
+from ._items import Item, Stamps
+from ._table import HIGH, Table, successor
 from ._validation import stored_value, validate_key
 
 
@@ -21,15 +20,16 @@ class KvsStore:
 
     def __init__(self, *, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._items: SortedDict = SortedDict()
+        self._items = Table((0,))  # rows ``(key,)`` carrying their Item
+        self.stamps = Stamps()
 
     # -- reads -------------------------------------------------------------------------
     def live(self, key: str, now: int | None = None) -> Item | None:
-        item: Item | None = self._items.get(key)
+        item: Item | None = self._items.get((key,))
         if item is None:
             return None
         if not item.alive(now_ms() if now is None else now):
-            del self._items[key]
+            self._items.pop((key,))
             return None
         return item
 
@@ -43,13 +43,15 @@ class KvsStore:
     def items(self) -> Iterator[tuple[str, Item]]:
         """Live items in key order (a snapshot: safe to modify the store meanwhile)."""
         now = now_ms()
-        for key, item in list(self._items.items()):
-            if item.alive(now):
-                yield key, item
+        live: list[tuple[str, Item]] = []
+        for chunk, slots in self._items.segments(None, None):
+            keys, items = chunk[0], chunk[1]
+            live.extend((keys[slot], items[slot]) for slot in slots if items[slot].alive(now))
+        return iter(live)
 
     def __len__(self) -> int:
         now = now_ms()
-        return sum(1 for item in self._items.values() if item.alive(now))
+        return sum(1 for item in self._items.payloads() if item.alive(now))
 
     # -- writes ------------------------------------------------------------------------
     def put(
@@ -73,8 +75,9 @@ class KvsStore:
         if previous is not None and fail_if_exists:
             raise ForgeStorageError("KEY_CONFLICT")
         created = previous.created_ms if previous is not None else now
-        item = Item(value, created, now, now + round(ttl * 1000) if ttl is not None else None)
-        self._items[key] = item
+        expire = now + round(ttl * 1000) if ttl is not None else None
+        item = Item.stamped(value, self.stamps(created, now, expire))
+        self._items.put((key,), item)
         return previous, item
 
     def remove(self, key: Any) -> Item:
@@ -82,14 +85,18 @@ class KvsStore:
         item = self.live(key)
         if item is None:
             raise ForgeStorageError("KEY_NOT_FOUND")
-        del self._items[key]
+        self._items.pop((key,))
         return item
 
     def clear(self) -> None:
         self._items.clear()
 
     def restore_item(self, key: str, item: Item) -> None:
-        self._items[key] = item
+        self._items.put((key,), item)
+
+    def load(self, items: dict[str, Item]) -> None:
+        """Store many checked items at once (see :meth:`Table.load`)."""
+        self._items.load([((key,), item) for key, item in items.items()])
 
     # -- query -------------------------------------------------------------------------
     def query(
@@ -104,30 +111,33 @@ class KvsStore:
         Costs O(log n + limit): a bisection, then a walk that stops one live match past
         the page (to decide whether a cursor is due, decision 7).
         """
-        start = prefix
-        inclusive = True
+        low: tuple[Any, ...] = (prefix,)
         if after is not None:
             position = _cursor.decode(after)
             if not isinstance(position, str):
                 raise _cursor.invalid(after)
-            if position >= start:
-                start, inclusive = position, False
+            if position >= prefix:
+                low = (position, HIGH)
+        end = successor(prefix) if prefix else None
         now = now_ms()
         page: list[tuple[str, Item]] = []
         expired: list[str] = []
         more = False
-        for key in self._items.irange(minimum=start, inclusive=(inclusive, True)):
-            if not key.startswith(prefix):
+        for chunk, slots in self._items.segments(low, (end,) if end is not None else None):
+            keys, items = chunk[0], chunk[1]
+            for slot in slots:
+                item: Item = items[slot]
+                expire_ms = item.stamp[2]
+                if expire_ms is not None and now >= expire_ms:
+                    expired.append(keys[slot])
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append((keys[slot], item))
+            if more:
                 break
-            item: Item = self._items[key]
-            if not item.alive(now):
-                expired.append(key)
-                continue
-            if len(page) == limit:
-                more = True
-                break
-            page.append((key, item))
         for key in expired:
-            del self._items[key]
+            self._items.pop((key,))
         cursor = _cursor.encode(page[-1][0]) if more and page else None
         return page, cursor

@@ -20,6 +20,7 @@ the encoding of a small value.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -110,6 +111,19 @@ def plain_copy(value: Any) -> tuple[Any, int] | None:
         return value, len(text.encode("utf-8"))
     except UnicodeEncodeError:  # a lone surrogate: the exact checks say so
         return None
+
+
+def copy_of(value: Any) -> Any:
+    """A private copy of a stored value: containers copied, immutable leaves shared."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        try:
+            return _copy(value, 1)
+        except _NotPlain:
+            pass
+    elif kind in _LEAVES:
+        return value
+    return copy.deepcopy(value)
 
 
 def trusted_size(value: Any) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -58,18 +59,26 @@ _EXPECTED = {
 
 def check_value(decl: EntityDecl, value: Any, *, trusted: bool = False) -> None:
     """Every rule for a stored entity value; 400 ``INVALID_ENTITY_VALUE`` and friends."""
+    stored_entity_value(decl, value, trusted=trusted)
+
+
+def stored_entity_value(decl: EntityDecl, value: Any, *, trusted: bool = False) -> Any:
+    """Check ``value`` as :func:`check_value` does and return what to store: ``value``
+    itself when ``trusted``, else a private copy (see :func:`._validation.stored_value`)."""
     if not isinstance(value, dict):
         raise ForgeStorageError(
             "INVALID_ENTITY_VALUE",
             f'The value of entity "{decl.name}" must be an object, not {_json_type(value)}',
         )
     size: int | None = None
+    stored = value
     if not trusted:
         found = plain_copy(value)  # JSON-ness, depth and size in one walk (see _plain)
         if found is None:  # the exact checks, one by one, name the problem
             check_json(value)
+            stored = copy.deepcopy(value)
         else:
-            size = found[1]
+            stored, size = found
     _check_attributes(decl, value)
     if size is None:
         validate_value(value, max_bytes=_limits.VALUE_MAX_BYTES, trusted=True)
@@ -77,6 +86,7 @@ def check_value(decl: EntityDecl, value: Any, *, trusted: bool = False) -> None:
         check_size(size, _limits.VALUE_MAX_BYTES)
     for index in decl.indexes:
         _check_index_size(decl, index, value)
+    return stored
 
 
 def _check_attributes(decl: EntityDecl, value: dict[str, Any]) -> None:

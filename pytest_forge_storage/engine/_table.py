@@ -1,0 +1,259 @@
+"""A sorted table: rows in the order of their positions, each carrying a payload.
+
+Both the KVS key space and every entity index are one :class:`Table`. A row's *position* is
+a tuple (``(key,)`` for KVS, ``(*partition, range value, key)`` for an index); the table
+keeps its rows in chunks of about ``LOAD`` rows, and a chunk keeps one plain list per column
+plus one for the payloads (the stored items). So a row costs one reference per column and
+none for a tuple or a dict entry: a KVS item costs its key and its item, as in a ``dict``,
+and an index entry costs 8 bytes per column instead of a 64-byte tuple.
+
+Finding a position is a bisection over the chunks' last positions, then one over each
+column inside the chunk (C ``bisect`` throughout): O(log n). A page then reads consecutive
+list slots, so a walk over a large table touches little memory beyond the rows it returns.
+
+Positions may use ``LOW``/``HIGH``, sentinels that sort below and
+above every value. A position one longer than the table's rows, ending in ``LOW`` or
+``HIGH``, means just before or just after the row it starts with (a cursor's own row is
+excluded that way). Columns may share a list: the by-key index has the positions
+``(key, key)`` but stores its keys once.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+#: Rows per chunk: a chunk splits at twice this. Inserting shifts at most that many list
+#: slots per column (cheap memmoves); bisecting the chunk index stays short.
+LOAD = 1000
+
+Position = tuple[Any, ...]
+Chunk = list[list[Any]]
+
+
+class _Extreme:
+    """Sorts below (``LOW``) or above (``HIGH``) everything but itself."""
+
+    __slots__ = ("_high",)
+
+    def __init__(self, high: bool) -> None:
+        self._high = high
+
+    def __lt__(self, other: object) -> bool:
+        return not self._high and other is not self
+
+    def __le__(self, other: object) -> bool:
+        return not self._high or other is self
+
+    def __gt__(self, other: object) -> bool:
+        return self._high and other is not self
+
+    def __ge__(self, other: object) -> bool:
+        return self._high or other is self
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return "HIGH" if self._high else "LOW"
+
+
+LOW = _Extreme(high=False)
+HIGH = _Extreme(high=True)
+
+
+class Table:
+    """Rows sorted by position. ``layout[i]`` is the list that holds column ``i``."""
+
+    __slots__ = ("_chunks", "_fill", "_layout", "_maxes", "_size", "_width")
+
+    def __init__(self, layout: tuple[int, ...]) -> None:
+        self._layout = layout
+        self._width = len(layout)
+        #: For each stored list, the column that fills it.
+        self._fill = tuple(layout.index(p) for p in range(max(layout) + 1))
+        self._chunks: list[Chunk] = []
+        self._maxes: list[Position] = []  # the last position of each chunk
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def clear(self) -> None:
+        self._chunks, self._maxes, self._size = [], [], 0
+
+    # -- finding ---------------------------------------------------------------------------
+    def _find(self, target: Position) -> tuple[int, int, bool]:
+        """(chunk, slot) of the first row at or after ``target`` (``(len(chunks), 0)`` when
+        there is none), and whether that row is ``target`` itself."""
+        width = self._width
+        after = False
+        if len(target) > width:  # ``(*row, LOW)`` / ``(*row, HIGH)``: before / after it
+            after = target[width] is HIGH
+            target = target[:width]
+        maxes = self._maxes
+        index = bisect_right(maxes, target) if after else bisect_left(maxes, target)
+        if index == len(maxes):
+            return index, 0, False
+        chunk = self._chunks[index]
+        lo, hi = 0, len(chunk[-1])
+        for wanted, column in zip(target, self._layout, strict=False):
+            values = chunk[column]
+            lo = bisect_left(values, wanted, lo, hi)
+            if lo == hi or values[lo] != wanted:
+                return index, lo, False
+            hi = bisect_right(values, wanted, lo, hi)
+        if after:
+            return index, hi, False
+        return index, lo, len(target) == width
+
+    def get(self, position: Position) -> Any:
+        """The payload at ``position``, or ``None``."""
+        index, slot, found = self._find(position)
+        return self._chunks[index][-1][slot] if found else None
+
+    def __contains__(self, position: object) -> bool:
+        """Whether a row is at ``position`` (a bare value for a one-column table)."""
+        if not isinstance(position, tuple):
+            position = (position,)
+        return self._find(position)[2]
+
+    def row(self, chunk: Chunk, slot: int) -> Position:
+        return tuple(chunk[p][slot] for p in self._layout)
+
+    # -- changing --------------------------------------------------------------------------
+    def put(self, position: Position, payload: Any) -> Any:
+        """Store ``payload`` at ``position``; return the payload it replaced, or ``None``."""
+        index, slot, found = self._find(position)
+        chunks = self._chunks
+        if found:
+            payloads = chunks[index][-1]
+            previous = payloads[slot]
+            payloads[slot] = payload
+            return previous
+        if not chunks:
+            chunks.append([[position[i]] for i in self._fill] + [[payload]])
+            self._maxes.append(position)
+            self._size = 1
+            return None
+        if index == len(chunks):  # after the last row: append to the last chunk
+            index -= 1
+            slot = len(chunks[index][-1])
+        chunk = chunks[index]
+        for values, i in zip(chunk, self._fill, strict=False):
+            values.insert(slot, position[i])
+        chunk[-1].insert(slot, payload)
+        self._size += 1
+        if slot == len(chunk[-1]) - 1:
+            self._maxes[index] = position
+        if len(chunk[-1]) > 2 * LOAD:
+            self._split(index)
+        return None
+
+    def pop(self, position: Position) -> Any:
+        """Remove the row at ``position``; return its payload, or ``None`` if there is none."""
+        index, slot, found = self._find(position)
+        if not found:
+            return None
+        chunk = self._chunks[index]
+        payload = chunk[-1][slot]
+        for values in chunk:
+            del values[slot]
+        self._size -= 1
+        if not chunk[-1]:
+            del self._chunks[index], self._maxes[index]
+        elif slot == len(chunk[-1]):
+            self._maxes[index] = self.row(chunk, slot - 1)
+        return payload
+
+    def _split(self, index: int) -> None:
+        chunk = self._chunks[index]
+        half = [values[LOAD:] for values in chunk]
+        for values in chunk:
+            del values[LOAD:]
+        self._chunks.insert(index + 1, half)
+        self._maxes.insert(index, self.row(chunk, LOAD - 1))
+
+    def load(self, rows: Iterable[tuple[Position, Any]]) -> None:
+        """Store many ``(position, payload)`` rows (distinct positions) at once.
+
+        Into an empty table, or with rows at least an eighth of the table, this sorts
+        everything once and rebuilds the chunks: O((n + m) log(n + m)) in C, against
+        O(m log n) Python steps for ``put`` one by one.
+        """
+        new = rows if isinstance(rows, list) else list(rows)
+        if self._size and len(new) * 8 < self._size:
+            for position, payload in new:
+                self.put(position, payload)
+            return
+        if self._size:
+            fresh = dict(new)
+            kept = [
+                (row, chunk[-1][slot])
+                for chunk in self._chunks
+                for slot in range(len(chunk[-1]))
+                if (row := self.row(chunk, slot)) not in fresh
+            ]
+            new = kept + new
+        new.sort(key=_first)
+        self._build(new)
+
+    def _build(self, rows: list[tuple[Position, Any]]) -> None:
+        """Chunks of ``LOAD`` rows from sorted rows."""
+        chunks: list[Chunk] = []
+        maxes: list[Position] = []
+        width = self._width
+        for start in range(0, len(rows), LOAD):
+            part = rows[start : start + LOAD]
+            chunk = [[position[i] for position, _ in part] for i in self._fill]
+            chunk.append([payload for _, payload in part])
+            chunks.append(chunk)
+            maxes.append(tuple(part[-1][0][:width]))
+        self._chunks, self._maxes, self._size = chunks, maxes, len(rows)
+
+    # -- walking ---------------------------------------------------------------------------
+    def segments(
+        self, low: Position | None, high: Position | None, *, reverse: bool = False
+    ) -> Iterator[tuple[Chunk, range]]:
+        """The rows strictly between ``low`` and ``high`` (``None``: no bound), chunk by
+        chunk as ``(chunk, slots)``, in order or in reverse.
+
+        The bounds are found once; the table must not change during the walk.
+        """
+        chunks = self._chunks
+        first, start, _ = self._find(low) if low is not None else (0, 0, False)
+        last, stop, _ = self._find(high) if high is not None else (len(chunks), 0, False)
+        if reverse:
+            for index in range(min(last, len(chunks) - 1), first - 1, -1):
+                size = len(chunks[index][-1])
+                upper = stop if index == last else size
+                lower = start if index == first else 0
+                if lower < upper:
+                    yield chunks[index], range(upper - 1, lower - 1, -1)
+            return
+        for index in range(first, min(last, len(chunks) - 1) + 1):
+            size = len(chunks[index][-1])
+            lower = start if index == first else 0
+            upper = stop if index == last else size
+            if lower < upper:
+                yield chunks[index], range(lower, upper)
+
+    def payloads(self) -> Iterator[Any]:
+        for chunk in self._chunks:
+            yield from chunk[-1]
+
+
+def _first(row: tuple[Position, Any]) -> Position:
+    return row[0]
+
+
+def successor(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix``."""
+    stripped = prefix.rstrip("\U0010ffff")
+    if not stripped:
+        return None
+    return stripped[:-1] + chr(ord(stripped[-1]) + 1)
