@@ -6,7 +6,7 @@ so that a restore is exact; data without it (the marker's ``data=``) gets fresh 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from ._clock import iso_ms, now_ms
 from ._errors import ForgeStorageError
 from .engine import Engine
 from .engine._entities import EntityStore
-from .engine._items import Item, Stamps
+from .engine._items import Item, Stamp, Stamps
 from .engine._plain import copy_of
 from .engine._validation import stored_value, validate_entity_name, validate_key
 from .engine._values import stored_entity_value
@@ -81,14 +81,23 @@ def _stage(engine: Engine, data: Mapping[str, Any], replace: bool) -> _Staged:
         values = _section(data, section)
         times = meta.get(section) or {}
         store = engine.namespace(secret)
+        max_bytes, stamps = store.max_bytes, store.stamps
+        fresh = stamps(now, now, None)
         items: dict[str, Item] = {}
         for key, value in values.items():
-            where = f"{section}[{key!r}]"
-            stored = _named(where, stored_value, value, max_bytes=store.max_bytes)
+            try:
+                stored = stored_value(value, max_bytes=max_bytes)
+            except ForgeStorageError as exc:
+                raise _naming(exc, f"{section}[{key!r}]") from None
             previous = None if replace else store.live(key, now)
-            created = previous.created_ms if previous is not None else now
-            item = Item.stamped(stored, store.stamps(created, now, None))
-            items[key] = _item(item, times[key], where, store.stamps) if key in times else item
+            if key in times:
+                created = previous.created_ms if previous is not None else now
+                stamp = _stamp(times[key], created or now, now, f"{section}[{key!r}]", stamps)
+            elif previous is not None:
+                stamp = stamps(previous.created_ms, now, None)
+            else:
+                stamp = fresh
+            items[key] = Item.stamped(stored, stamp)
         staged.namespaces.append((secret, items))
     entities = _section(data, "entities")
     entity_meta = meta.get("entities") or {}
@@ -101,27 +110,29 @@ def _stage(engine: Engine, data: Mapping[str, Any], replace: bool) -> _Staged:
         entity: EntityStore | None = None
         for key, value in records.items():
             validate_key(key, entity=True)
-            entity = entity or engine.entity_store(name)
-            where = f"entities[{name!r}][{key!r}]"
-            stored = _named(where, stored_entity_value, entity.decl, value)
+            if entity is None:
+                entity = engine.entity_store(name)
+                decl, stamps = entity.decl, entity.stamps
+                fresh = stamps(now, now, None)
+            try:
+                stored = stored_entity_value(decl, value)
+            except ForgeStorageError as exc:
+                raise _naming(exc, f"entities[{name!r}][{key!r}]") from None
             if key in times:  # the record's own times; a missing createdAt is now
-                item = _item(Item(stored, 0, 0, None), times[key], where, entity.stamps)
+                where = f"entities[{name!r}][{key!r}]"
+                stamp = _stamp(times[key], now, None, where, stamps)
             else:
                 previous = None if replace else entity.live(key, now)
-                created = previous.created_ms if previous is not None else now
-                item = Item.stamped(stored, entity.stamps(created, now, None))
-            records_in[key] = item
+                stamp = fresh if previous is None else stamps(previous.created_ms, now, None)
+            records_in[key] = Item.stamped(stored, stamp)
         if entity is not None:
             staged.entities.append((entity, records_in))
     return staged
 
 
-def _named(where: str, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``check(*args, **kwargs)``, its error naming the item it is about."""
-    try:
-        return check(*args, **kwargs)
-    except ForgeStorageError as exc:
-        raise ForgeStorageError(exc.code, f"{where}: {exc.message}", exc.status) from None
+def _naming(exc: ForgeStorageError, where: str) -> ForgeStorageError:
+    """``exc``, its message naming the item it is about."""
+    return ForgeStorageError(exc.code, f"{where}: {exc.message}", exc.status)
 
 
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -134,16 +145,19 @@ def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return values
 
 
-def _item(item: Item, times: Mapping[str, Any], where: str, stamps: Stamps) -> Item:
-    """``item`` with the times of its ``metadata`` entry (missing ones from ``item``)."""
+def _stamp(
+    times: Mapping[str, Any], created: int, updated: int | None, where: str, stamps: Stamps
+) -> Stamp:
+    """The times of a ``metadata`` entry; a missing ``createdAt`` is ``created``, a missing
+    ``updatedAt`` is ``updated`` (``None``: the ``createdAt``)."""
     try:
-        created = int(times.get("createdAt", item.created_ms or now_ms()))
-        updated = int(times.get("updatedAt", item.updated_ms or created))
+        created = int(times.get("createdAt", created))
+        updated = int(times.get("updatedAt", created if updated is None else updated))
         expire = times.get("expireTime")
         expire_ms = _parse_iso(expire) if expire is not None else None
     except (TypeError, ValueError) as exc:
         raise ForgeStorageError("BAD_REQUEST", f"metadata of {where} is invalid: {exc}") from None
-    return Item.stamped(item.value, stamps(created, updated, expire_ms))
+    return stamps(created, updated, expire_ms)
 
 
 def _meta(item: Item) -> dict[str, Any]:

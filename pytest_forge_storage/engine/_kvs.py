@@ -96,7 +96,7 @@ class KvsStore:
 
     def load(self, items: dict[str, Item]) -> None:
         """Store many checked items at once (see :meth:`Table.load`)."""
-        self._items.load([((key,), item) for key, item in items.items()])
+        self._items.load_keys(items)
 
     # -- query -------------------------------------------------------------------------
     def query(

@@ -202,6 +202,20 @@ class Table:
         new.sort(key=_first)
         self._build(new)
 
+    def load_keys(self, rows: dict[Any, Any]) -> None:
+        """:meth:`load` for a one-column table, rows given as ``{value: payload}``."""
+        if self._size:
+            self.load([((value,), payload) for value, payload in rows.items()])
+            return
+        values = sorted(rows)
+        chunks: list[Chunk] = []
+        for start in range(0, len(values), LOAD):
+            part = values[start : start + LOAD]
+            chunks.append([part, [rows[value] for value in part]])
+        self._chunks = chunks
+        self._maxes = [(chunk[0][-1],) for chunk in chunks]
+        self._size = len(values)
+
     def _build(self, rows: list[tuple[Position, Any]]) -> None:
         """Chunks of ``LOAD`` rows from sorted rows."""
         chunks: list[Chunk] = []

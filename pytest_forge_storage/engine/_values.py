@@ -114,8 +114,12 @@ def _check_index_size(decl: EntityDecl, index: IndexDecl, value: dict[str, Any])
             f'Attribute "{index.range}" of entity "{decl.name}" is the range of index '
             f'"{index.name}" and may be at most {_limits.INDEX_RANGE_MAX_BYTES} bytes',
         )
-    if index.partition and all(attr in value for attr in index.partition):
-        total = sum(_bytes(value[attr]) for attr in index.partition)
+    if index.partition:
+        total = 0
+        for attr in index.partition:
+            if attr not in value:  # the record is not in this index
+                return
+            total += _bytes(value[attr])
         if total > _limits.INDEX_PARTITION_MAX_BYTES:
             raise ForgeStorageError(
                 "INVALID_ENTITY_VALUE",
@@ -125,8 +129,14 @@ def _check_index_size(decl: EntityDecl, index: IndexDecl, value: dict[str, Any])
 
 
 def _bytes(value: Any) -> int:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return len(text.encode("utf-8", "surrogatepass"))
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif kind is int:  # what json.dumps writes for an int, without building an encoder
+        text = int.__repr__(value)
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _json_type(value: Any) -> str:

@@ -116,3 +116,19 @@ def test_a_one_column_table_answers_in_for_a_bare_key() -> None:
     assert "a" in table
     assert ("a",) in table
     assert "b" not in table
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    first=st.lists(st.sampled_from("abcdefghij"), unique=True),
+    then=st.lists(st.sampled_from("abcdefghij"), unique=True),
+)
+def test_a_one_column_table_loads_keys_into_an_empty_or_a_full_table(
+    first: list[str], then: list[str]
+) -> None:
+    table = Table((0,))
+    table.load_keys(dict.fromkeys(first, 1))
+    table.load_keys(dict.fromkeys(then, 2))
+    model = {**dict.fromkeys(first, 1), **dict.fromkeys(then, 2)}
+    assert _walk(table, None, None, False) == [(k, model[k]) for k in sorted(model)]
+    assert len(table) == len(model)
