@@ -14,7 +14,7 @@ from ._clock import iso_ms, now_ms
 from ._errors import ForgeStorageError
 from .engine import Engine
 from .engine._entities import EntityStore
-from .engine._items import Item, Stamp, Stamps
+from .engine._items import Item, Stamp, Stamps, stamped
 from .engine._plain import copy_of
 from .engine._validation import stored_value, validate_entity_name, validate_key
 from .engine._values import stored_entity_value
@@ -97,7 +97,7 @@ def _stage(engine: Engine, data: Mapping[str, Any], replace: bool) -> _Staged:
                 stamp = stamps(previous.created_ms, now, None)
             else:
                 stamp = fresh
-            items[key] = Item.stamped(stored, stamp)
+            items[key] = stamped(stored, stamp)
         staged.namespaces.append((secret, items))
     entities = _section(data, "entities")
     entity_meta = meta.get("entities") or {}
@@ -124,7 +124,7 @@ def _stage(engine: Engine, data: Mapping[str, Any], replace: bool) -> _Staged:
             else:
                 previous = None if replace else entity.live(key, now)
                 stamp = fresh if previous is None else stamps(previous.created_ms, now, None)
-            records_in[key] = Item.stamped(stored, stamp)
+            records_in[key] = stamped(stored, stamp)
         if entity is not None:
             staged.entities.append((entity, records_in))
     return staged

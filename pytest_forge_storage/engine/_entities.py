@@ -15,9 +15,8 @@ from pytest_forge_storage._errors import ForgeStorageError
 
 from ._conditions import Condition
 from ._index import Index, Position
-from ._items import Item, Stamps
+from ._items import Item, Stamps, stamped
 from ._schema import BY_KEY, EntityDecl
-from ._table import Chunk
 from ._validation import validate_entity_name, validate_key
 from ._values import check_value
 
@@ -39,7 +38,7 @@ class EntityStore:
 
     # -- reads -------------------------------------------------------------------------
     def live(self, key: str, now: int) -> Item | None:
-        item: Item | None = self._by_key.get((key, key))
+        item = self._stored(key)
         if item is None:
             return None
         if not item.alive(now):
@@ -47,14 +46,22 @@ class EntityStore:
             return None
         return item
 
+    def _stored(self, key: str) -> Item | None:
+        """The record under ``key``, expired or not."""
+        found = self._by_key.find((key, key))
+        if found is None:
+            return None
+        chunk, slot = found
+        return stamped(chunk[1][slot], chunk[2][slot])
+
     def items(self, now: int) -> list[tuple[str, Item]]:
         """Live records in key order (a snapshot)."""
         out: list[tuple[str, Item]] = []
         expired: list[tuple[str, Item]] = []
         for chunk, slots in self._by_key.segments(None, None):
-            keys, items = chunk[0], chunk[1]
+            keys, values, stamps = chunk
             for slot in slots:
-                item = items[slot]
+                item = stamped(values[slot], stamps[slot])
                 if item.alive(now):
                     out.append((keys[slot], item))
                 else:
@@ -79,26 +86,26 @@ class EntityStore:
         page: Page = []
         append = page.append
         expired: list[tuple[str, Item]] = []
-        last: tuple[Chunk, int] | None = None
-        more = False
-        # The entry carries its item: no lookup by key, so each record's memory is
-        # touched once (a walk over a large store is bound by memory, not by steps).
+        resume: Position | None = None
+        last_chunk: list[list[Any]] = []
+        last_slot = 0
+        # The entry carries the value: no lookup by key, so a walk reads each record's
+        # memory once (a walk over a large store is bound by memory, not by steps).
         for chunk, slots in index.scan(partition, condition, after=after, descending=descending):
-            keys, items = chunk[-2], chunk[-1]
+            keys, values, stamps = chunk[-3], chunk[-2], chunk[-1]
             for slot in slots:
-                item = items[slot]
-                expire_ms = item.stamp[2]
+                stamp = stamps[slot]
+                expire_ms = stamp[2]
                 if expire_ms is not None and now >= expire_ms:
-                    expired.append((keys[slot], item))
+                    expired.append((keys[slot], stamped(values[slot], stamp)))
                     continue
                 if len(page) == limit:
-                    more = True
+                    resume = index.entries.row(last_chunk, last_slot)
                     break
-                append((keys[slot], item))
-                last = chunk, slot
-            if more:
+                append((keys[slot], stamped(values[slot], stamp)))
+                last_chunk, last_slot = chunk, slot
+            if resume is not None:
                 break
-        resume = index.entries.row(*last) if more and last is not None else None
         self._purge(expired)
         return page, resume
 
@@ -120,13 +127,13 @@ class EntityStore:
             self._unindex(key, previous)
         created = previous.created_ms if previous is not None else now
         expire = now + ttl_ms if ttl_ms is not None else None
-        item = Item.stamped(value, self.stamps(created, now, expire))
+        item = stamped(value, self.stamps(created, now, expire))
         self._index(key, item)
         return previous, item
 
     def restore(self, key: str, item: Item) -> None:
         """Put ``item`` back as it was (snapshots), metadata included."""
-        existing = self._by_key.get((key, key))
+        existing = self._stored(key)
         if existing is not None:
             self._unindex(key, existing)
         self._index(key, item)
@@ -134,7 +141,7 @@ class EntityStore:
     def load(self, records: dict[str, Item]) -> None:
         """Store many checked records at once, replacing records under the same keys."""
         for key in records:
-            existing = self._by_key.get((key, key))
+            existing = self._stored(key)
             if existing is not None:
                 self._unindex(key, existing)
         for index in self._indexes.values():

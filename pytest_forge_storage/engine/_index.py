@@ -2,8 +2,8 @@
 
 That tuple is an entry's *position* (what a cursor holds); keys are unique within an index,
 so no two entries share a position. The table stores each position's values in columns and
-the record's item beside them, so that a page reads each record straight from its entry,
-with no lookup by key: a walk touches each record's memory once.
+the record's value and stamp beside them, so that a page reads each record straight from
+its entry, with no lookup by key: a walk touches each record's value once.
 
 A page is a bisection to the start of the partition and range, then a walk: O(log n +
 page size). Bounds use two sentinels that sort below and above every value, so a range
@@ -31,10 +31,11 @@ class Index:
 
     def __init__(self, decl: IndexDecl) -> None:
         self.decl = decl
+        # Each entry carries the record's value and stamp (see ``Item``).
         if decl.range is None:  # by-key: positions ``(key, key)``, the keys stored once
-            self.entries = Table((0, 0))
+            self.entries = Table((0, 0), payloads=2)
         else:
-            self.entries = Table(tuple(range(len(decl.partition) + 2)))
+            self.entries = Table(tuple(range(len(decl.partition) + 2)), payloads=2)
 
     def position(self, key: str, value: Mapping[str, Any]) -> Position | None:
         decl = self.decl
@@ -52,7 +53,7 @@ class Index:
     def add(self, key: str, item: Item) -> None:
         position = self.position(key, item.value)
         if position is not None:
-            self.entries.put(position, item)
+            self.entries.put(position, (item.value, item.stamp))
 
     def discard(self, key: str, item: Item) -> None:
         """Remove the entry of ``item``, the item indexed under ``key``."""
@@ -66,7 +67,7 @@ class Index:
         for key, item in records:
             position = self.position(key, item.value)
             if position is not None:
-                rows.append((position, item))
+                rows.append((position, (item.value, item.stamp)))
         self.entries.load(rows)
 
     def scan(

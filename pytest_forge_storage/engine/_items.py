@@ -15,8 +15,8 @@ class Item:
     """A value with Forge's metadata. Times are epoch milliseconds.
 
     The three times live in one ``stamp`` tuple that items written in the same millisecond
-    share (see :class:`Stamps`): an item costs its value and 48 bytes, where four slots
-    and two integers of their own cost 96.
+    share (see :class:`Stamps`). The stores keep the value and the stamp in their tables,
+    not the item, so a stored item costs two references.
     """
 
     __slots__ = ("stamp", "value")
@@ -24,13 +24,6 @@ class Item:
     def __init__(self, value: Any, created_ms: int, updated_ms: int, expire_ms: int | None) -> None:
         self.value = value
         self.stamp: Stamp = (created_ms, updated_ms, expire_ms)
-
-    @classmethod
-    def stamped(cls, value: Any, stamp: Stamp) -> Item:
-        item = cls.__new__(cls)
-        item.value = value
-        item.stamp = stamp
-        return item
 
     @property
     def created_ms(self) -> int:
@@ -82,6 +75,18 @@ class Item:
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Item:
         return cls(data["value"], data["createdAt"], data["updatedAt"], data.get("expireAt"))
+
+
+_new = object.__new__
+
+
+def stamped(value: Any, stamp: Stamp) -> Item:
+    """``Item`` of ``value`` and ``stamp``: the stores keep both in their tables and build
+    an item per read (this costs a third of ``Item(...)``)."""
+    item: Item = _new(Item)
+    item.value = value
+    item.stamp = stamp
+    return item
 
 
 class Stamps:

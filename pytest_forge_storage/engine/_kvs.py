@@ -10,7 +10,7 @@ from pytest_forge_storage._clock import now_ms
 from pytest_forge_storage._errors import ForgeStorageError
 
 from . import _cursor
-from ._items import Item, Stamps
+from ._items import Item, Stamps, stamped
 from ._table import HIGH, Table, successor
 from ._validation import stored_value, validate_key
 
@@ -20,18 +20,22 @@ class KvsStore:
 
     def __init__(self, *, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._items = Table((0,))  # rows ``(key,)`` carrying their Item
+        # Rows ``(key,)`` carrying the value and its stamp: lists [keys, values, stamps].
+        self._items = Table((0,), payloads=2)
         self.stamps = Stamps()
 
     # -- reads -------------------------------------------------------------------------
     def live(self, key: str, now: int | None = None) -> Item | None:
-        item: Item | None = self._items.get((key,))
-        if item is None:
+        found = self._items.find((key,))
+        if found is None:
             return None
-        if not item.alive(now_ms() if now is None else now):
+        chunk, slot = found
+        stamp = chunk[2][slot]
+        expire_ms = stamp[2]
+        if expire_ms is not None and (now_ms() if now is None else now) >= expire_ms:
             self._items.pop((key,))
             return None
-        return item
+        return stamped(chunk[1][slot], stamp)
 
     def get(self, key: Any) -> Item:
         validate_key(key)
@@ -45,13 +49,16 @@ class KvsStore:
         now = now_ms()
         live: list[tuple[str, Item]] = []
         for chunk, slots in self._items.segments(None, None):
-            keys, items = chunk[0], chunk[1]
-            live.extend((keys[slot], items[slot]) for slot in slots if items[slot].alive(now))
+            keys, values, stamps = chunk
+            for slot in slots:
+                stamp = stamps[slot]
+                if stamp[2] is None or now < stamp[2]:
+                    live.append((keys[slot], stamped(values[slot], stamp)))
         return iter(live)
 
     def __len__(self) -> int:
         now = now_ms()
-        return sum(1 for item in self._items.payloads() if item.alive(now))
+        return sum(1 for stamp in self._items.column(-1) if stamp[2] is None or now < stamp[2])
 
     # -- writes ------------------------------------------------------------------------
     def put(
@@ -76,9 +83,9 @@ class KvsStore:
             raise ForgeStorageError("KEY_CONFLICT")
         created = previous.created_ms if previous is not None else now
         expire = now + round(ttl * 1000) if ttl is not None else None
-        item = Item.stamped(value, self.stamps(created, now, expire))
-        self._items.put((key,), item)
-        return previous, item
+        stamp = self.stamps(created, now, expire)
+        self._items.put((key,), (value, stamp))
+        return previous, stamped(value, stamp)
 
     def remove(self, key: Any) -> Item:
         validate_key(key)
@@ -92,11 +99,11 @@ class KvsStore:
         self._items.clear()
 
     def restore_item(self, key: str, item: Item) -> None:
-        self._items.put((key,), item)
+        self._items.put((key,), (item.value, item.stamp))
 
     def load(self, items: dict[str, Item]) -> None:
         """Store many checked items at once (see :meth:`Table.load`)."""
-        self._items.load_keys(items)
+        self._items.load_keys({key: (item.value, item.stamp) for key, item in items.items()})
 
     # -- query -------------------------------------------------------------------------
     def query(
@@ -124,17 +131,17 @@ class KvsStore:
         expired: list[str] = []
         more = False
         for chunk, slots in self._items.segments(low, (end,) if end is not None else None):
-            keys, items = chunk[0], chunk[1]
+            keys, values, stamps = chunk
             for slot in slots:
-                item: Item = items[slot]
-                expire_ms = item.stamp[2]
+                stamp = stamps[slot]
+                expire_ms = stamp[2]
                 if expire_ms is not None and now >= expire_ms:
                     expired.append(keys[slot])
                     continue
                 if len(page) == limit:
                     more = True
                     break
-                page.append((keys[slot], item))
+                page.append((keys[slot], stamped(values[slot], stamp)))
             if more:
                 break
         for key in expired:

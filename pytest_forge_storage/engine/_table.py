@@ -1,21 +1,22 @@
 """A sorted table: rows in the order of their positions, each carrying a payload.
 
 Both the KVS key space and every entity index are one :class:`Table`. A row's *position* is
-a tuple (``(key,)`` for KVS, ``(*partition, range value, key)`` for an index); the table
-keeps its rows in chunks of about ``LOAD`` rows, and a chunk keeps one plain list per column
-plus one for the payloads (the stored items). So a row costs one reference per column and
-none for a tuple or a dict entry: a KVS item costs its key and its item, as in a ``dict``,
-and an index entry costs 8 bytes per column instead of a 64-byte tuple.
+a tuple (``(key,)`` for KVS, ``(*partition, range value, key)`` for an index) and its
+payload a few values (for the stores: the value and its stamp of times). The table keeps
+its rows in chunks of about ``LOAD`` rows, and a chunk keeps one plain list per column of
+the position and per payload value. So a row costs one reference per column, and nothing
+for a tuple, an item object or a dict entry: a KVS item costs its key, its value and a
+reference to a shared stamp, less than a ``dict`` entry, and an index entry costs 8 bytes
+per column instead of a 64-byte tuple.
 
 Finding a position is a bisection over the chunks' last positions, then one over each
 column inside the chunk (C ``bisect`` throughout): O(log n). A page then reads consecutive
-list slots, so a walk over a large table touches little memory beyond the rows it returns.
+list slots, so a walk touches no memory beyond the lists and the values it returns.
 
-Positions may use ``LOW``/``HIGH``, sentinels that sort below and
-above every value. A position one longer than the table's rows, ending in ``LOW`` or
-``HIGH``, means just before or just after the row it starts with (a cursor's own row is
-excluded that way). Columns may share a list: the by-key index has the positions
-``(key, key)`` but stores its keys once.
+Positions may use ``LOW``/``HIGH``, sentinels that sort below and above every value. A
+position one longer than the table's rows, ending in ``LOW`` or ``HIGH``, means just before
+or just after the row it starts with (a cursor's own row is excluded that way). Columns may
+share a list: the by-key index has the positions ``(key, key)`` but stores its keys once.
 """
 
 from __future__ import annotations
@@ -67,15 +68,17 @@ HIGH = _Extreme(high=True)
 
 
 class Table:
-    """Rows sorted by position. ``layout[i]`` is the list that holds column ``i``."""
+    """Rows sorted by position. ``layout[i]`` is the list that holds column ``i``; each row
+    also carries ``payloads`` values, in the chunk's last lists."""
 
-    __slots__ = ("_chunks", "_fill", "_layout", "_maxes", "_size", "_width")
+    __slots__ = ("_chunks", "_fill", "_layout", "_maxes", "_payloads", "_size", "_width")
 
-    def __init__(self, layout: tuple[int, ...]) -> None:
+    def __init__(self, layout: tuple[int, ...], payloads: int = 1) -> None:
         self._layout = layout
         self._width = len(layout)
-        #: For each stored list, the column that fills it.
+        #: For each list of positions, the column that fills it.
         self._fill = tuple(layout.index(p) for p in range(max(layout) + 1))
+        self._payloads = payloads
         self._chunks: list[Chunk] = []
         self._maxes: list[Position] = []  # the last position of each chunk
         self._size = 0
@@ -111,10 +114,17 @@ class Table:
             return index, hi, False
         return index, lo, len(target) == width
 
-    def get(self, position: Position) -> Any:
-        """The payload at ``position``, or ``None``."""
+    def find(self, position: Position) -> tuple[Chunk, int] | None:
+        """``(chunk, slot)`` of the row at ``position``, or ``None``."""
         index, slot, found = self._find(position)
-        return self._chunks[index][-1][slot] if found else None
+        return (self._chunks[index], slot) if found else None
+
+    def get(self, position: Position) -> tuple[Any, ...] | None:
+        """The payload of the row at ``position``, or ``None``."""
+        index, slot, found = self._find(position)
+        if not found:
+            return None
+        return tuple(values[slot] for values in self._chunks[index][-self._payloads :])
 
     def __contains__(self, position: object) -> bool:
         """Whether a row is at ``position`` (a bare value for a one-column table)."""
@@ -126,41 +136,40 @@ class Table:
         return tuple(chunk[p][slot] for p in self._layout)
 
     # -- changing --------------------------------------------------------------------------
-    def put(self, position: Position, payload: Any) -> Any:
-        """Store ``payload`` at ``position``; return the payload it replaced, or ``None``."""
+    def put(self, position: Position, payload: tuple[Any, ...]) -> bool:
+        """Store the row; return whether it replaced one at the same position."""
         index, slot, found = self._find(position)
         chunks = self._chunks
         if found:
-            payloads = chunks[index][-1]
-            previous = payloads[slot]
-            payloads[slot] = payload
-            return previous
+            for values, value in zip(chunks[index][-self._payloads :], payload, strict=True):
+                values[slot] = value
+            return True
         if not chunks:
-            chunks.append([[position[i]] for i in self._fill] + [[payload]])
+            chunks.append([[position[i]] for i in self._fill] + [[value] for value in payload])
             self._maxes.append(position)
             self._size = 1
-            return None
+            return False
         if index == len(chunks):  # after the last row: append to the last chunk
             index -= 1
             slot = len(chunks[index][-1])
         chunk = chunks[index]
-        for values, i in zip(chunk, self._fill, strict=False):
-            values.insert(slot, position[i])
-        chunk[-1].insert(slot, payload)
+        for values, value in zip(
+            chunk, (*(position[i] for i in self._fill), *payload), strict=True
+        ):
+            values.insert(slot, value)
         self._size += 1
         if slot == len(chunk[-1]) - 1:
             self._maxes[index] = position
         if len(chunk[-1]) > 2 * LOAD:
             self._split(index)
-        return None
+        return False
 
-    def pop(self, position: Position) -> Any:
-        """Remove the row at ``position``; return its payload, or ``None`` if there is none."""
+    def pop(self, position: Position) -> bool:
+        """Remove the row at ``position``; return whether there was one."""
         index, slot, found = self._find(position)
         if not found:
-            return None
+            return False
         chunk = self._chunks[index]
-        payload = chunk[-1][slot]
         for values in chunk:
             del values[slot]
         self._size -= 1
@@ -168,7 +177,7 @@ class Table:
             del self._chunks[index], self._maxes[index]
         elif slot == len(chunk[-1]):
             self._maxes[index] = self.row(chunk, slot - 1)
-        return payload
+        return True
 
     def _split(self, index: int) -> None:
         chunk = self._chunks[index]
@@ -178,7 +187,7 @@ class Table:
         self._chunks.insert(index + 1, half)
         self._maxes.insert(index, self.row(chunk, LOAD - 1))
 
-    def load(self, rows: Iterable[tuple[Position, Any]]) -> None:
+    def load(self, rows: Iterable[tuple[Position, tuple[Any, ...]]]) -> None:
         """Store many ``(position, payload)`` rows (distinct positions) at once.
 
         Into an empty table, or with rows at least an eighth of the table, this sorts
@@ -192,8 +201,9 @@ class Table:
             return
         if self._size:
             fresh = dict(new)
+            count = self._payloads
             kept = [
-                (row, chunk[-1][slot])
+                (row, tuple(values[slot] for values in chunk[-count:]))
                 for chunk in self._chunks
                 for slot in range(len(chunk[-1]))
                 if (row := self.row(chunk, slot)) not in fresh
@@ -202,7 +212,7 @@ class Table:
         new.sort(key=_first)
         self._build(new)
 
-    def load_keys(self, rows: dict[Any, Any]) -> None:
+    def load_keys(self, rows: dict[Any, tuple[Any, ...]]) -> None:
         """:meth:`load` for a one-column table, rows given as ``{value: payload}``."""
         if self._size:
             self.load([((value,), payload) for value, payload in rows.items()])
@@ -211,20 +221,21 @@ class Table:
         chunks: list[Chunk] = []
         for start in range(0, len(values), LOAD):
             part = values[start : start + LOAD]
-            chunks.append([part, [rows[value] for value in part]])
+            payloads = [rows[value] for value in part]
+            chunks.append([part, *(list(column) for column in zip(*payloads, strict=True))])
         self._chunks = chunks
         self._maxes = [(chunk[0][-1],) for chunk in chunks]
         self._size = len(values)
 
-    def _build(self, rows: list[tuple[Position, Any]]) -> None:
+    def _build(self, rows: list[tuple[Position, tuple[Any, ...]]]) -> None:
         """Chunks of ``LOAD`` rows from sorted rows."""
         chunks: list[Chunk] = []
         maxes: list[Position] = []
-        width = self._width
+        width, count = self._width, self._payloads
         for start in range(0, len(rows), LOAD):
             part = rows[start : start + LOAD]
             chunk = [[position[i] for position, _ in part] for i in self._fill]
-            chunk.append([payload for _, payload in part])
+            chunk += [[payload[i] for _, payload in part] for i in range(count)]
             chunks.append(chunk)
             maxes.append(tuple(part[-1][0][:width]))
         self._chunks, self._maxes, self._size = chunks, maxes, len(rows)
@@ -256,12 +267,13 @@ class Table:
             if lower < upper:
                 yield chunks[index], range(lower, upper)
 
-    def payloads(self) -> Iterator[Any]:
+    def column(self, offset: int) -> Iterator[Any]:
+        """Every row's value of list ``offset`` of the chunks (``-1``: the last payload)."""
         for chunk in self._chunks:
-            yield from chunk[-1]
+            yield from chunk[offset]
 
 
-def _first(row: tuple[Position, Any]) -> Position:
+def _first(row: tuple[Position, tuple[Any, ...]]) -> Position:
     return row[0]
 
 
