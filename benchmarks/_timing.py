@@ -34,7 +34,7 @@ class Config:
     warmup: int  # untimed operations before the first batch of each side
     rewarm: int = 3  # untimed operations before every batch (caches after set-up)
     sizes: tuple[int, int, int] = (1_000, 10_000, 100_000)
-    walk_repeat: int = 5
+    walk_repeat: int = 21  # rounds of walks: a budget takes at least 21 (design §3)
     subprocess_repeat: int = 11
     #: Items seeded under tracemalloc for the memory figures (100k; 10k with --quick, as
     #: tracemalloc triples the cost of seeding).
@@ -54,7 +54,7 @@ class Config:
                 subprocess_repeat=5,
                 memory_size=10_000,
             )
-        return cls(quick, repeat=41, number=100, warmup=100, walk_repeat=7, subprocess_repeat=15)
+        return cls(quick, repeat=41, number=100, warmup=100, walk_repeat=21, subprocess_repeat=15)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import _aiohttp  # noqa: E402 - after the path set-up above
 import _invocations  # noqa: E402 - after the path set-up above
 import _realism  # noqa: E402
 import _scale  # noqa: E402
+import _seeding  # noqa: E402
 import _served  # noqa: E402
 import _server  # noqa: E402
 import _startup  # noqa: E402
@@ -52,6 +53,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "memory": _scale.memory_rows,
     "invocations": _invocations.invocation_rows,
     "realism": _realism.realism_rows,
+    "seeding": _seeding.seeding_rows,
 }
 LIBRARIES = (
     "pytest",

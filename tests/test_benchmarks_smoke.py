@@ -87,6 +87,7 @@ def test_list_names_every_group() -> None:
         "memory",
         "invocations",
         "realism",
+        "seeding",
     ]
 
 

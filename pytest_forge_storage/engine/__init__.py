@@ -14,6 +14,7 @@ from ._batch import ItemFault
 from ._cursor import encode as encode_cursor
 from ._engine import Engine
 from ._items import Item
+from ._plain import copy_of, plain_copy
 from ._schema import EntityDecl, declare
 from ._snapshot import SECTIONS as DATA_SECTIONS
 from ._validation import depth_of, encoded_size, validate_entity_name, validate_key
@@ -27,10 +28,12 @@ __all__ = [
     "ItemFault",
     "accepts",
     "check_value",
+    "copy_of",
     "declare",
     "depth_of",
     "encode_cursor",
     "encoded_size",
+    "plain_copy",
     "validate_entity_name",
     "validate_key",
 ]

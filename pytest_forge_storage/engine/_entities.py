@@ -15,7 +15,7 @@ from pytest_forge_storage._errors import ForgeStorageError
 
 from ._conditions import Condition
 from ._index import Index, Position
-from ._items import Item
+from ._items import Item, Stamps, stamped
 from ._schema import BY_KEY, EntityDecl
 from ._validation import validate_entity_name, validate_key
 from ._values import check_value
@@ -24,16 +24,21 @@ Page = list[tuple[str, Item]]
 
 
 class EntityStore:
-    """The records of one entity and its sorted indexes."""
+    """The records of one entity and its sorted indexes.
+
+    The by-key index is the record store itself (a lookup is a bisection, O(log n)): a
+    record costs its item and one entry per index, with no dict entry besides.
+    """
 
     def __init__(self, decl: EntityDecl) -> None:
         self.decl = decl
-        self._items: dict[str, Item] = {}
         self._indexes = {index.name: Index(index) for index in decl.all_indexes()}
+        self._by_key = self._indexes[BY_KEY].entries
+        self.stamps = Stamps()
 
     # -- reads -------------------------------------------------------------------------
     def live(self, key: str, now: int) -> Item | None:
-        item = self._items.get(key)
+        item = self._stored(key)
         if item is None:
             return None
         if not item.alive(now):
@@ -41,15 +46,26 @@ class EntityStore:
             return None
         return item
 
+    def _stored(self, key: str) -> Item | None:
+        """The record under ``key``, expired or not."""
+        found = self._by_key.find((key, key))
+        if found is None:
+            return None
+        chunk, slot = found
+        return stamped(chunk[1][slot], chunk[2][slot])
+
     def items(self, now: int) -> list[tuple[str, Item]]:
         """Live records in key order (a snapshot)."""
         out: list[tuple[str, Item]] = []
-        expired: list[str] = []
-        for _, key, item in self._indexes[BY_KEY].entries:
-            if item.alive(now):
-                out.append((key, item))
-            else:
-                expired.append(key)
+        expired: list[tuple[str, Item]] = []
+        for chunk, slots in self._by_key.segments(None, None):
+            keys, values, stamps = chunk
+            for slot in slots:
+                item = stamped(values[slot], stamps[slot])
+                if item.alive(now):
+                    out.append((keys[slot], item))
+                else:
+                    expired.append((keys[slot], item))
         self._purge(expired)
         return out
 
@@ -66,28 +82,32 @@ class EntityStore:
     ) -> tuple[Page, Position | None]:
         """Up to ``limit`` live records in index order, and the position to resume from
         when a further live record exists in the range (decision 7), else ``None``."""
+        index = self._indexes[index_name]
         page: Page = []
         append = page.append
-        expired: list[str] = []
-        last: tuple[Any, ...] | None = None
-        more = False
-        # The entry carries its item: no lookup by key, so each record's memory is
-        # touched once (a walk over a large store is bound by memory, not by steps).
-        for entry in self._indexes[index_name].scan(
-            partition, condition, after=after, descending=descending
-        ):
-            item = entry[-1]
-            expire_ms = item.expire_ms
-            if expire_ms is not None and now >= expire_ms:
-                expired.append(entry[-2])
-                continue
-            if len(page) == limit:
-                more = True
+        expired: list[tuple[str, Item]] = []
+        resume: Position | None = None
+        last_chunk: list[list[Any]] = []
+        last_slot = 0
+        # The entry carries the value: no lookup by key, so a walk reads each record's
+        # memory once (a walk over a large store is bound by memory, not by steps).
+        for chunk, slots in index.scan(partition, condition, after=after, descending=descending):
+            keys, values, stamps = chunk[-3], chunk[-2], chunk[-1]
+            for slot in slots:
+                stamp = stamps[slot]
+                expire_ms = stamp[2]
+                if expire_ms is not None and now >= expire_ms:
+                    expired.append((keys[slot], stamped(values[slot], stamp)))
+                    continue
+                if len(page) == limit:
+                    resume = index.entries.row(last_chunk, last_slot)
+                    break
+                append((keys[slot], stamped(values[slot], stamp)))
+                last_chunk, last_slot = chunk, slot
+            if resume is not None:
                 break
-            append((entry[-2], item))
-            last = entry
         self._purge(expired)
-        return page, (last[:-1] if more and last is not None else None)
+        return page, resume
 
     # -- writes ------------------------------------------------------------------------
     def write(
@@ -106,18 +126,26 @@ class EntityStore:
                 raise ForgeStorageError("KEY_CONFLICT")
             self._unindex(key, previous)
         created = previous.created_ms if previous is not None else now
-        item = Item(value, created, now, now + ttl_ms if ttl_ms is not None else None)
-        self._items[key] = item
+        expire = now + ttl_ms if ttl_ms is not None else None
+        item = stamped(value, self.stamps(created, now, expire))
         self._index(key, item)
         return previous, item
 
     def restore(self, key: str, item: Item) -> None:
         """Put ``item`` back as it was (snapshots), metadata included."""
-        existing = self._items.get(key)
+        existing = self._stored(key)
         if existing is not None:
             self._unindex(key, existing)
-        self._items[key] = item
         self._index(key, item)
+
+    def load(self, records: dict[str, Item]) -> None:
+        """Store many checked records at once, replacing records under the same keys."""
+        for key in records:
+            existing = self._stored(key)
+            if existing is not None:
+                self._unindex(key, existing)
+        for index in self._indexes.values():
+            index.load(records.items())
 
     def remove(self, key: str, now: int) -> Item | None:
         """Delete a live record; ``None`` when there is none."""
@@ -127,7 +155,6 @@ class EntityStore:
         return item
 
     def clear(self) -> None:
-        self._items.clear()
         for index in self._indexes.values():
             index.entries.clear()
 
@@ -135,7 +162,8 @@ class EntityStore:
         """A store for a new declaration holding this store's live records, each
         re-validated (a record that no longer fits is an error naming it)."""
         store = EntityStore(decl)
-        for key, item in self.items(now):
+        records = self.items(now)
+        for key, item in records:
             try:
                 check_value(decl, item.value, trusted=True)
             except ForgeStorageError as exc:
@@ -144,7 +172,7 @@ class EntityStore:
                     f"entity {decl.name!r}: the stored record {key!r} does not fit the new "
                     f"declaration ({exc.message}); clear the entity first",
                 ) from None
-            store.restore(key, item)
+        store.load(dict(records))
         return store
 
     # -- internals ---------------------------------------------------------------------
@@ -157,12 +185,11 @@ class EntityStore:
             index.discard(key, item)
 
     def _drop(self, key: str, item: Item) -> None:
-        del self._items[key]
         self._unindex(key, item)
 
-    def _purge(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self._drop(key, self._items[key])
+    def _purge(self, records: Iterable[tuple[str, Item]]) -> None:
+        for key, item in records:
+            self._drop(key, item)
 
 
 class EntityRegistry:

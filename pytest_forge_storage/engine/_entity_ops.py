@@ -207,3 +207,9 @@ class EntityOperations:
         """Apply a transaction or raise; ``None`` means 204 (decision 11)."""
         with self.lock:
             run_transaction(self._entities, self.kvs, body, self.payload_limit())
+
+    # -- bulk loads ----------------------------------------------------------------------
+    def entity_store(self, entity_name: Any) -> EntityStore:
+        """The store of a declared entity (Forge's name codes otherwise), for bulk loads
+        that check records first and then call ``EntityStore.load``, under :attr:`lock`."""
+        return self._entities.store(entity_name)

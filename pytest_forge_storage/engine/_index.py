@@ -1,9 +1,9 @@
-"""Sorted entity indexes: one ``SortedList`` of ``(*partition, range value, key, item)`` each.
+"""Sorted entity indexes: one :class:`~._table.Table` of ``(*partition, range value, key)``.
 
-The leading ``(*partition, range value, key)`` is the entry's *position* (what a cursor
-holds); keys are unique within an index, so two entries never compare as far as the item.
-The item rides along so that a page reads each record straight from its entry, with no
-lookup by key: a walk touches each record's memory once.
+That tuple is an entry's *position* (what a cursor holds); keys are unique within an index,
+so no two entries share a position. The table stores each position's values in columns and
+the record's value and stamp beside them, so that a page reads each record straight from
+its entry, with no lookup by key: a walk touches each record's value once.
 
 A page is a bisection to the start of the partition and range, then a walk: O(log n +
 page size). Bounds use two sentinels that sort below and above every value, so a range
@@ -12,53 +12,18 @@ never needs to know the largest string or number.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-
-from sortedcontainers import SortedList
 
 from ._conditions import Condition
 from ._items import Item
 from ._schema import IndexDecl
+from ._table import HIGH, LOW, Chunk, Table, successor
+
+__all__ = ["HIGH", "LOW", "Index", "Position", "bounds"]
 
 #: ``(*partition, range value, key)``: where an entry sits in its index.
 Position = tuple[Any, ...]
-#: ``(*position, item)``: what the index stores.
-Entry = tuple[Any, ...]
-
-
-class _Extreme:
-    """Sorts below (``LOW``) or above (``HIGH``) everything but itself."""
-
-    __slots__ = ("_high",)
-
-    def __init__(self, high: bool) -> None:
-        self._high = high
-
-    def __lt__(self, other: object) -> bool:
-        return not self._high and other is not self
-
-    def __le__(self, other: object) -> bool:
-        return not self._high or other is self
-
-    def __gt__(self, other: object) -> bool:
-        return self._high and other is not self
-
-    def __ge__(self, other: object) -> bool:
-        return self._high or other is self
-
-    def __eq__(self, other: object) -> bool:
-        return other is self
-
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __repr__(self) -> str:
-        return "HIGH" if self._high else "LOW"
-
-
-LOW = _Extreme(high=False)
-HIGH = _Extreme(high=True)
 
 
 class Index:
@@ -66,7 +31,11 @@ class Index:
 
     def __init__(self, decl: IndexDecl) -> None:
         self.decl = decl
-        self.entries = SortedList()
+        # Each entry carries the record's value and stamp (see ``Item``).
+        if decl.range is None:  # by-key: positions ``(key, key)``, the keys stored once
+            self.entries = Table((0, 0), payloads=2)
+        else:
+            self.entries = Table(tuple(range(len(decl.partition) + 2)), payloads=2)
 
     def position(self, key: str, value: Mapping[str, Any]) -> Position | None:
         decl = self.decl
@@ -84,13 +53,22 @@ class Index:
     def add(self, key: str, item: Item) -> None:
         position = self.position(key, item.value)
         if position is not None:
-            self.entries.add((*position, item))
+            self.entries.put(position, (item.value, item.stamp))
 
     def discard(self, key: str, item: Item) -> None:
         """Remove the entry of ``item``, the item indexed under ``key``."""
         position = self.position(key, item.value)
         if position is not None:
-            self.entries.discard((*position, item))
+            self.entries.pop(position)
+
+    def load(self, records: Iterable[tuple[str, Item]]) -> None:
+        """Add many records at once (their keys are not in the index yet)."""
+        rows = []
+        for key, item in records:
+            position = self.position(key, item.value)
+            if position is not None:
+                rows.append((position, (item.value, item.stamp)))
+        self.entries.load(rows)
 
     def scan(
         self,
@@ -99,19 +77,19 @@ class Index:
         *,
         after: Position | None = None,
         descending: bool = False,
-    ) -> Iterator[Entry]:
+    ) -> Iterator[tuple[Chunk, range]]:
         """Entries of ``partition`` whose range value meets ``condition``, in order,
-        strictly after the cursor position ``after`` (in the direction of travel)."""
+        strictly after the cursor position ``after`` (in the direction of travel), chunk
+        by chunk (see :meth:`Table.segments`)."""
         low, high = bounds(partition, condition)
         if after is not None:
             # ``(*after, LOW)`` / ``(*after, HIGH)`` sort just below / above the entry at
-            # ``after`` (the sentinel meets its item), so that entry itself is excluded.
+            # ``after``, so that entry itself is excluded.
             if descending and after < high:
                 high = (*after, LOW)
             elif not descending and after > low:
                 low = (*after, HIGH)
-        result: Iterator[Entry] = self.entries.irange(low, high, reverse=descending)
-        return result
+        return self.entries.segments(low, high, reverse=descending)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -141,14 +119,6 @@ def bounds(partition: tuple[Any, ...], condition: Condition | None) -> tuple[Pos
         return (*partition, first, LOW), (*partition, values[1], HIGH)
     # BEGINS_WITH: from the prefix up to (excluding) the first string past all its
     # extensions.
-    successor = _successor(first)
-    high = (*partition, successor, LOW) if successor is not None else whole[1]
+    end = successor(first)
+    high = (*partition, end, LOW) if end is not None else whole[1]
     return (*partition, first, LOW), high
-
-
-def _successor(prefix: str) -> str | None:
-    """The smallest string greater than every string that starts with ``prefix``."""
-    stripped = prefix.rstrip("\U0010ffff")
-    if not stripped:
-        return None
-    return stripped[:-1] + chr(ord(stripped[-1]) + 1)

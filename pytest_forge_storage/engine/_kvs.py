@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sortedcontainers import SortedDict
-
 from pytest_forge_storage import _limits
 from pytest_forge_storage._clock import now_ms
 from pytest_forge_storage._errors import ForgeStorageError
 
 from . import _cursor
-from ._items import Item
-from ._validation import validate_key, validate_value
+from ._items import Item, Stamps, stamped
+from ._table import HIGH, Table, successor
+from ._validation import stored_value, validate_key
 
 
 class KvsStore:
@@ -21,17 +20,22 @@ class KvsStore:
 
     def __init__(self, *, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._items: SortedDict = SortedDict()
+        # Rows ``(key,)`` carrying the value and its stamp: lists [keys, values, stamps].
+        self._items = Table((0,), payloads=2)
+        self.stamps = Stamps()
 
     # -- reads -------------------------------------------------------------------------
     def live(self, key: str, now: int | None = None) -> Item | None:
-        item: Item | None = self._items.get(key)
-        if item is None:
+        found = self._items.find((key,))
+        if found is None:
             return None
-        if not item.alive(now_ms() if now is None else now):
-            del self._items[key]
+        chunk, slot = found
+        stamp = chunk[2][slot]
+        expire_ms = stamp[2]
+        if expire_ms is not None and (now_ms() if now is None else now) >= expire_ms:
+            self._items.pop((key,))
             return None
-        return item
+        return stamped(chunk[1][slot], stamp)
 
     def get(self, key: Any) -> Item:
         validate_key(key)
@@ -43,13 +47,18 @@ class KvsStore:
     def items(self) -> Iterator[tuple[str, Item]]:
         """Live items in key order (a snapshot: safe to modify the store meanwhile)."""
         now = now_ms()
-        for key, item in list(self._items.items()):
-            if item.alive(now):
-                yield key, item
+        live: list[tuple[str, Item]] = []
+        for chunk, slots in self._items.segments(None, None):
+            keys, values, stamps = chunk
+            for slot in slots:
+                stamp = stamps[slot]
+                if stamp[2] is None or now < stamp[2]:
+                    live.append((keys[slot], stamped(values[slot], stamp)))
+        return iter(live)
 
     def __len__(self) -> int:
         now = now_ms()
-        return sum(1 for item in self._items.values() if item.alive(now))
+        return sum(1 for stamp in self._items.column(-1) if stamp[2] is None or now < stamp[2])
 
     # -- writes ------------------------------------------------------------------------
     def put(
@@ -61,31 +70,40 @@ class KvsStore:
         fail_if_exists: bool = False,
         trusted: bool = False,
     ) -> tuple[Item | None, Item]:
-        """Write ``value``; return (previous live item or None, new item)."""
+        """Write ``value``; return (previous live item or None, new item).
+
+        An untrusted value is stored as a private copy (the caller keeps its object); a
+        ``trusted`` one, fresh from a JSON parser, as it is.
+        """
         validate_key(key)
-        validate_value(value, max_bytes=self.max_bytes, trusted=trusted)
+        value = stored_value(value, max_bytes=self.max_bytes, trusted=trusted)
         now = now_ms()
         previous = self.live(key, now)
         if previous is not None and fail_if_exists:
             raise ForgeStorageError("KEY_CONFLICT")
         created = previous.created_ms if previous is not None else now
-        item = Item(value, created, now, now + round(ttl * 1000) if ttl is not None else None)
-        self._items[key] = item
-        return previous, item
+        expire = now + round(ttl * 1000) if ttl is not None else None
+        stamp = self.stamps(created, now, expire)
+        self._items.put((key,), (value, stamp))
+        return previous, stamped(value, stamp)
 
     def remove(self, key: Any) -> Item:
         validate_key(key)
         item = self.live(key)
         if item is None:
             raise ForgeStorageError("KEY_NOT_FOUND")
-        del self._items[key]
+        self._items.pop((key,))
         return item
 
     def clear(self) -> None:
         self._items.clear()
 
     def restore_item(self, key: str, item: Item) -> None:
-        self._items[key] = item
+        self._items.put((key,), (item.value, item.stamp))
+
+    def load(self, items: dict[str, Item]) -> None:
+        """Store many checked items at once (see :meth:`Table.load`)."""
+        self._items.load_keys({key: (item.value, item.stamp) for key, item in items.items()})
 
     # -- query -------------------------------------------------------------------------
     def query(
@@ -100,30 +118,33 @@ class KvsStore:
         Costs O(log n + limit): a bisection, then a walk that stops one live match past
         the page (to decide whether a cursor is due, decision 7).
         """
-        start = prefix
-        inclusive = True
+        low: tuple[Any, ...] = (prefix,)
         if after is not None:
             position = _cursor.decode(after)
             if not isinstance(position, str):
                 raise _cursor.invalid(after)
-            if position >= start:
-                start, inclusive = position, False
+            if position >= prefix:
+                low = (position, HIGH)
+        end = successor(prefix) if prefix else None
         now = now_ms()
         page: list[tuple[str, Item]] = []
         expired: list[str] = []
         more = False
-        for key in self._items.irange(minimum=start, inclusive=(inclusive, True)):
-            if not key.startswith(prefix):
+        for chunk, slots in self._items.segments(low, (end,) if end is not None else None):
+            keys, values, stamps = chunk
+            for slot in slots:
+                stamp = stamps[slot]
+                expire_ms = stamp[2]
+                if expire_ms is not None and now >= expire_ms:
+                    expired.append(keys[slot])
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append((keys[slot], stamped(values[slot], stamp)))
+            if more:
                 break
-            item: Item = self._items[key]
-            if not item.alive(now):
-                expired.append(key)
-                continue
-            if len(page) == limit:
-                more = True
-                break
-            page.append((key, item))
         for key in expired:
-            del self._items[key]
+            self._items.pop((key,))
         cursor = _cursor.encode(page[-1][0]) if more and page else None
         return page, cursor

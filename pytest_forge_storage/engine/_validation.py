@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Iterable
@@ -9,6 +10,9 @@ from typing import Any
 
 from pytest_forge_storage import _limits
 from pytest_forge_storage._errors import ForgeStorageError
+
+from . import _plain
+from ._plain import depth_of as depth_of
 
 METADATA_FIELDS = ("CREATED_AT", "UPDATED_AT", "EXPIRE_TIME")
 KEY_POLICIES = ("OVERRIDE", "FAIL_IF_EXISTS")
@@ -71,29 +75,19 @@ def encoded_size(value: Any) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def depth_of(value: Any) -> int:
-    """Nesting levels of objects and arrays: ``1`` is 0, ``{}`` is 1, ``[{}]`` is 2."""
-    if not isinstance(value, (dict, list)):
-        return 0
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if level > deepest:
-            deepest = level
-        children = node.values() if isinstance(node, dict) else node
-        for child in children:
-            if isinstance(child, (dict, list)):
-                stack.append((child, level + 1))
-    return deepest
-
-
 def check_json(value: Any) -> None:
-    """Reject what JSON cannot carry: non-string object keys, NaN/Infinity, other types."""
+    """Reject what JSON cannot carry: non-string object keys, NaN/Infinity, other types.
+
+    A container met twice (shared, or holding itself) is checked once.
+    """
     stack = [value]
+    seen: set[int] = set()
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
             for name, child in node.items():
                 if not isinstance(name, str):
                     raise ForgeStorageError(
@@ -102,6 +96,9 @@ def check_json(value: Any) -> None:
                 stack.append(name)
                 stack.append(child)
         elif isinstance(node, list):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
             stack.extend(node)
         elif isinstance(node, float):
             if not math.isfinite(node):
@@ -123,19 +120,49 @@ def validate_value(value: Any, *, max_bytes: int, trusted: bool = False) -> None
 
     ``trusted`` values came from a JSON parser, so only the Forge rules are checked.
     """
+    stored_value(value, max_bytes=max_bytes, trusted=trusted)
+
+
+def stored_value(value: Any, *, max_bytes: int, trusted: bool = False) -> Any:
+    """Check ``value`` as :func:`validate_value` does and return what to store.
+
+    A ``trusted`` value is returned as it is. Any other value is returned as a private
+    copy (containers copied, immutable leaves shared), so the caller may keep using its
+    object. See :mod:`._plain` for the one walk that does the work.
+    """
     if value is None:
         raise ForgeStorageError("BAD_REQUEST", "Value cannot be null")
-    if not trusted:
-        check_json(value)
-    if depth_of(value) > _limits.VALUE_MAX_DEPTH:
-        raise ForgeStorageError("MAX_DEPTH")
-    size = encoded_size(value)
+    if trusted:
+        size = _plain.trusted_size(value)
+        if size is None:
+            _check_exactly(value, max_bytes, trusted=True)
+            return value
+        check_size(size, max_bytes)
+        return value
+    found = _plain.plain_copy(value)
+    if found is None:
+        _check_exactly(value, max_bytes, trusted=False)  # raises, naming the problem
+        return copy.deepcopy(value)  # JSON by the rules, but not of plain types
+    check_size(found[1], max_bytes)
+    return found[0]
+
+
+def check_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise ForgeStorageError(
             "MAX_SIZE",
             f"The provided value is {size} bytes, which exceeds the maximum size limit of "
             f"{max_bytes} bytes.",
         )
+
+
+def _check_exactly(value: Any, max_bytes: int, *, trusted: bool) -> None:
+    """Every rule one by one, in Forge's order: the error names what is wrong."""
+    if not trusted:
+        check_json(value)
+    if depth_of(value) > _limits.VALUE_MAX_DEPTH:
+        raise ForgeStorageError("MAX_DEPTH")
+    check_size(encoded_size(value), max_bytes)
 
 
 def ttl_seconds(ttl: Any) -> int:

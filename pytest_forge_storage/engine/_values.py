@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -10,8 +11,9 @@ from typing import Any
 from pytest_forge_storage import _limits
 from pytest_forge_storage._errors import ForgeStorageError
 
+from ._plain import plain_copy
 from ._schema import EntityDecl, IndexDecl
-from ._validation import check_json, validate_value
+from ._validation import check_json, check_size, validate_value
 
 _BLANK = re.compile(r"[\s\ufeff]*\Z")  # JavaScript's \s also covers U+FEFF
 
@@ -57,15 +59,40 @@ _EXPECTED = {
 
 def check_value(decl: EntityDecl, value: Any, *, trusted: bool = False) -> None:
     """Every rule for a stored entity value; 400 ``INVALID_ENTITY_VALUE`` and friends."""
+    stored_entity_value(decl, value, trusted=trusted)
+
+
+def stored_entity_value(decl: EntityDecl, value: Any, *, trusted: bool = False) -> Any:
+    """Check ``value`` as :func:`check_value` does and return what to store: ``value``
+    itself when ``trusted``, else a private copy (see :func:`._validation.stored_value`)."""
     if not isinstance(value, dict):
         raise ForgeStorageError(
             "INVALID_ENTITY_VALUE",
             f'The value of entity "{decl.name}" must be an object, not {_json_type(value)}',
         )
+    size: int | None = None
+    stored = value
     if not trusted:
-        check_json(value)
+        found = plain_copy(value)  # JSON-ness, depth and size in one walk (see _plain)
+        if found is None:  # the exact checks, one by one, name the problem
+            check_json(value)
+            stored = copy.deepcopy(value)
+        else:
+            stored, size = found
+    _check_attributes(decl, value)
+    if size is None:
+        validate_value(value, max_bytes=_limits.VALUE_MAX_BYTES, trusted=True)
+    else:
+        check_size(size, _limits.VALUE_MAX_BYTES)
+    for index in decl.indexes:
+        _check_index_size(decl, index, value)
+    return stored
+
+
+def _check_attributes(decl: EntityDecl, value: dict[str, Any]) -> None:
+    attributes = decl.attributes
     for attr, item in value.items():
-        kind = decl.attributes.get(attr)
+        kind = attributes.get(attr)
         if kind is None:
             raise ForgeStorageError(
                 "INVALID_ENTITY_VALUE",
@@ -77,9 +104,6 @@ def check_value(decl: EntityDecl, value: Any, *, trusted: bool = False) -> None:
                 f'Attribute "{attr}" of entity "{decl.name}" is {kind}: expected '
                 f"{_EXPECTED[kind]}, got {_short(item)}",
             )
-    validate_value(value, max_bytes=_limits.VALUE_MAX_BYTES, trusted=True)
-    for index in decl.indexes:
-        _check_index_size(decl, index, value)
 
 
 def _check_index_size(decl: EntityDecl, index: IndexDecl, value: dict[str, Any]) -> None:
@@ -90,8 +114,12 @@ def _check_index_size(decl: EntityDecl, index: IndexDecl, value: dict[str, Any])
             f'Attribute "{index.range}" of entity "{decl.name}" is the range of index '
             f'"{index.name}" and may be at most {_limits.INDEX_RANGE_MAX_BYTES} bytes',
         )
-    if index.partition and all(attr in value for attr in index.partition):
-        total = sum(_bytes(value[attr]) for attr in index.partition)
+    if index.partition:
+        total = 0
+        for attr in index.partition:
+            if attr not in value:  # the record is not in this index
+                return
+            total += _bytes(value[attr])
         if total > _limits.INDEX_PARTITION_MAX_BYTES:
             raise ForgeStorageError(
                 "INVALID_ENTITY_VALUE",
@@ -101,8 +129,14 @@ def _check_index_size(decl: EntityDecl, index: IndexDecl, value: dict[str, Any])
 
 
 def _bytes(value: Any) -> int:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return len(text.encode("utf-8", "surrogatepass"))
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif kind is int:  # what json.dumps writes for an int, without building an encoder
+        text = int.__repr__(value)
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _json_type(value: Any) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_forge_storage._errors import ForgeStorageError
+from pytest_forge_storage.engine import plain_copy
 
 if TYPE_CHECKING:
     from pytest_forge_storage.engine import Engine
@@ -33,7 +34,7 @@ class KvsView(MutableMapping[str, Any]):
         return copy.deepcopy(item.value)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._engine.put(key, copy.deepcopy(value), secret=self._secret)
+        self._engine.put(key, value, secret=self._secret)  # put() copies it
 
     def __delitem__(self, key: str) -> None:
         try:
@@ -82,7 +83,11 @@ class EntityView(MutableMapping[str, dict[str, Any]]):
         return copy.deepcopy(found["value"])
 
     def __setitem__(self, key: str, value: dict[str, Any]) -> None:
-        self._engine.entity_put(self.name, key, copy.deepcopy(value))
+        found = plain_copy(value)  # plain JSON: copied in the walk that checks it
+        if found is None:
+            self._engine.entity_put(self.name, key, copy.deepcopy(value))
+        else:
+            self._engine.entity_put(self.name, key, found[0], trusted=True)
 
     def __delitem__(self, key: str) -> None:
         try:
