@@ -125,7 +125,8 @@ def test_already_failing_is_not_reported_twice(forge_storage):
     assert (
         "fail_transport('set', error='connection', times=1): matched 0 call(s), fired none" in out
     )
-    assert result.stdout.str().count("never fired") == 1
+    # the failing test's own unfired fault is not piled on top of its real failure
+    assert "key='never'" not in out
 
 
 def test_tracebacks_name_the_public_error(pytester: pytest.Pytester) -> None:
