@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, TransportFault
 from pytest_forge_storage._json import dumps as encode_json
 from pytest_forge_storage._operations import REST_V1, SDK_V1
-from pytest_forge_storage.transports._loop import Connection, Limits, Loop
+from pytest_forge_storage.transports._connection import Connection, Limits
+from pytest_forge_storage.transports._loop import Loop
 from pytest_forge_storage.transports._pool import WorkerPool
 
 if TYPE_CHECKING:

@@ -26,16 +26,16 @@ import collections
 import contextlib
 import errno
 import logging
-import select
 import selectors
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._connection import HOLD, LINGER, READ, WORK, WRITE, Connection, Handback, Limits
 from ._http11 import Http11, PeerClosed, Refusal, Request, refusal_bytes
+from ._keepalive import next_request
 
 if TYPE_CHECKING:
     from ._pool import WorkerPool
@@ -43,42 +43,11 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("pytest_forge_storage.server")
 #: accept() errors that mean "out of descriptors or memory": pause accepting, do not spin.
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-_READ, _WORK, _WRITE, _HOLD, _LINGER = "read", "work", "write", "hold", "linger"
 #: How long a closing connection may keep sending before it is closed anyway (seconds).
 LINGER_SECONDS = 2.0
-#: How long a worker that has just answered waits for the same client's next request.
-GRACE = 0.002
 _ACCEPT_PAUSE = (0.05, 1.0)  # first and longest pause after an EMFILE
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_connections: int
-    max_body_bytes: int
-    max_header_bytes: int
-    header_timeout: float
-    body_timeout: float
-    idle_timeout: float
-
-
-class Connection:
-    __slots__ = ("close_after", "deadline", "http", "out", "sock", "state", "what")
-
-    def __init__(self, sock: socket.socket, http: Http11 | None, now: float, idle: float) -> None:
-        self.sock = sock
-        self.http = http
-        self.state = _READ
-        self.out = b""
-        self.close_after = False
-        self.deadline = now + idle
-        self.what = ""  # the log line's "METHOD path" of a held request
-
-
-#: What a worker hands back: the connection, what to do with it, and the data for that:
-#: ``write`` the rest of an answer (bytes), ``hold`` it (seconds), ``drop`` it at once,
-#: ``linger`` (answered; the connection must close), ``receive`` (answered; the next request
-#: is already buffered).
-Handback = tuple[Connection, str, "bytes | float | Refusal"]
 Serve = Callable[[Connection, Request], None]
 
 
@@ -114,58 +83,13 @@ class Loop:
         self._wake()
 
     def after_answer(self, conn: Connection) -> Request | None:
-        """From a worker whose answer went out whole: the connection's next request, if the
-        client sends it within :data:`GRACE` seconds and no other request waits for a worker;
-        else ``None``, the connection handed on (watched for its next request, or closed).
+        """From a worker whose answer went out whole: the connection's next request, if it
+        comes at once (see :func:`._keepalive.next_request`); else ``None``, handed on."""
+        return next_request(self, conn)
 
-        A keep-alive client sends its next request as soon as it has read an answer; serving
-        it on the same worker saves two thread hand-offs, what makes a pooled server slower
-        than one thread per connection. A worker waits at most :data:`GRACE` seconds for the
-        whole request (clients send the head and the body apart); what has arrived of it by
-        then goes to the I/O thread and its deadlines.
-        """
-        http = conn.http
-        assert http is not None
-        if not http.next_cycle():
-            self.hand_back(conn, "linger")
-            return None
-        if not http.buffered and not self._pool.quiet():
-            self.rearm(conn)
-            return None
-        data: bytes | None = None if http.buffered else b""
-        until = time.monotonic() + GRACE
-        while True:
-            if data == b"":  # nothing new yet: wait, at most until the grace runs out
-                if not _readable(conn.sock, until - time.monotonic()):
-                    if http.phase == "idle":
-                        self.rearm(conn)
-                    else:  # part of a request: the I/O thread and its deadlines take over
-                        self.hand_back(conn, "received")
-                    return None
-                try:
-                    data = conn.sock.recv(65536)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:
-                    data = b""
-                if not data:
-                    self.hand_back(conn, "drop")  # the client closed (or reset)
-                    return None
-            try:
-                request = http.receive(data, time.monotonic())
-            except PeerClosed:
-                self.hand_back(conn, "drop")
-                return None
-            except Refusal as refusal:
-                self.hand_back(conn, "refuse", refusal)
-                return None
-            if request is not None:
-                return request
-            if http.interim:  # 100 Continue: the client waits for it before the body
-                interim, http.interim = http.interim, b""
-                with contextlib.suppress(OSError):
-                    conn.sock.send(interim)
-            data = b""
+    def quiet(self) -> bool:
+        """Whether no other request waits for a worker (the pool's view)."""
+        return self._pool.quiet()
 
     def rearm(self, conn: Connection) -> None:
         """From a worker, after a whole answer on a connection that lives on: wait for its next
@@ -179,7 +103,7 @@ class Loop:
             earlier = deadline < self._next_due
             if earlier:
                 self._next_due = deadline
-        conn.state = _READ
+        conn.state = READ
         try:
             self._selector.register(conn.sock, selectors.EVENT_READ, conn)
         except (KeyError, ValueError, OSError, RuntimeError):  # stopped meanwhile
@@ -251,13 +175,13 @@ class Loop:
             if action == "write" and isinstance(data, bytes):
                 self._write(conn, data, close=False)
             elif action == "hold" and isinstance(data, float):
-                conn.state = _HOLD
+                conn.state = HOLD
                 self._set_deadline(conn, time.monotonic() + data)
                 self._watch(conn, selectors.EVENT_READ)
             elif action == "linger":
                 self._linger(conn)
             elif action == "received" and conn.http is not None:
-                conn.state = _READ
+                conn.state = READ
                 self._set_deadline(conn, time.monotonic() + self.limits.idle_timeout)
                 self._watch(conn, selectors.EVENT_READ)
                 self._received(conn, conn.http, None)
@@ -322,7 +246,7 @@ class Loop:
 
     # -- reading ------------------------------------------------------------------------------
     def _on_ready(self, conn: Connection, mask: int) -> None:
-        if conn.state == _WRITE:
+        if conn.state == WRITE:
             self._flush(conn)
             return
         try:
@@ -331,10 +255,10 @@ class Loop:
             return
         except OSError:
             data = b""
-        if conn.state == _READ:
+        if conn.state == READ:
             self._receive(conn, data)
         elif not data:  # a held or lingering client closed (or reset): done
-            if conn.state == _HOLD:
+            if conn.state == HOLD:
                 self._log_held(conn)
             self._close(conn, abrupt=True)
 
@@ -365,7 +289,7 @@ class Loop:
             elif phase == "body" and http.body_since is not None:
                 self._set_deadline(conn, http.body_since + limits.body_timeout)
             return
-        conn.state = _WORK
+        conn.state = WORK
         self._unwatch(conn)
         self._pool.submit(lambda: self._serve(conn, request))
 
@@ -377,7 +301,7 @@ class Loop:
     # -- writing ------------------------------------------------------------------------------
     def _write(self, conn: Connection, data: bytes, close: bool) -> None:
         conn.out, conn.close_after = data, close
-        conn.state = _WRITE
+        conn.state = WRITE
         self._set_deadline(conn, time.monotonic() + self.limits.body_timeout)
         self._flush(conn)
 
@@ -399,7 +323,7 @@ class Loop:
         if conn.close_after or http is None or not http.next_cycle():
             self._linger(conn)
             return
-        conn.state = _READ
+        conn.state = READ
         now = time.monotonic()
         self._set_deadline(conn, now + self.limits.idle_timeout)
         self._watch(conn, selectors.EVENT_READ)
@@ -412,7 +336,7 @@ class Loop:
         except OSError:
             self._close(conn, abrupt=True)
             return
-        conn.state = _LINGER
+        conn.state = LINGER
         self._set_deadline(conn, time.monotonic() + LINGER_SECONDS)
         self._watch(conn, selectors.EVENT_READ)
 
@@ -428,20 +352,20 @@ class Loop:
             self._next_due = float("inf")
         due = float("inf")
         for conn in list(self._connections.values()):
-            if conn.state == _WORK:
+            if conn.state == WORK:
                 continue
             if conn.deadline > now:
                 due = min(due, conn.deadline)
                 continue
             http = conn.http
-            if conn.state == _READ and http is not None and http.phase != "idle":
+            if conn.state == READ and http is not None and http.phase != "idle":
                 which = "header" if http.phase == "head" else "body"
                 self._refuse(conn, http, Refusal(408, f"The request's {which} came too slowly"))
                 due = min(due, conn.deadline)
             else:
-                if conn.state == _HOLD:
+                if conn.state == HOLD:
                     self._log_held(conn)
-                self._close(conn, abrupt=conn.state != _LINGER)
+                self._close(conn, abrupt=conn.state != LINGER)
         with self._due_lock:
             self._next_due = min(self._next_due, due)
 
@@ -476,15 +400,3 @@ class Loop:
     @property
     def open_connections(self) -> int:
         return len(self._connections)
-
-
-def _readable(sock: socket.socket, timeout: float) -> bool:
-    """Whether ``sock`` has bytes (or its end) within ``timeout``; ``False`` once closed."""
-    if timeout <= 0:
-        return False
-    try:
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(timeout * 1000))
-    except (OSError, ValueError):  # closed by stop() meanwhile
-        return False
