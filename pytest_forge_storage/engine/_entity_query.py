@@ -17,7 +17,7 @@ from . import _cursor
 from ._conditions import KEY_KIND, RANGE_CONDITIONS, comparable, parse_condition, parse_filters
 from ._entities import EntityRegistry
 from ._index import Position
-from ._options import get_fields
+from ._options import get_fields, query_limit
 from ._schema import EntityDecl, IndexDecl
 
 SORT_ORDERS = ("ASC", "DESC")
@@ -51,7 +51,7 @@ def run_query(registry: EntityRegistry, body: Any) -> dict[str, Any]:
         sort = "ASC"
     if sort not in SORT_ORDERS:
         raise ForgeStorageError("BAD_REQUEST", f"sort must be ASC or DESC, got {sort!r}")
-    limit = _limit(body.get("limit"))
+    limit = query_limit(body.get("limit"), "COMPLEX_QUERY_PAGE_LIMIT_NOT_IN_RANGE")
     cursor = body.get("cursor")
     after = _position(decl, index, cursor) if cursor is not None else None
     fields = get_fields(body.get("options"))
@@ -120,19 +120,6 @@ def _partition(decl: EntityDecl, index: IndexDecl, raw: Any) -> tuple[Any, ...]:
                 f'partition value {value!r} does not match attribute "{attr}" ({kind})',
             )
     return tuple(raw)
-
-
-def _limit(limit: Any) -> int:
-    if limit is None:
-        return _limits.QUERY_DEFAULT_LIMIT
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise ForgeStorageError("BAD_REQUEST", "limit must be an integer")
-    if not 1 <= limit <= _limits.QUERY_MAX_LIMIT:
-        raise ForgeStorageError(
-            "COMPLEX_QUERY_PAGE_LIMIT_NOT_IN_RANGE",
-            f"Limit must be between 1 and {_limits.QUERY_MAX_LIMIT}, got {limit}",
-        )
-    return limit
 
 
 def _position(decl: EntityDecl, index: IndexDecl, cursor: Any) -> Position:
