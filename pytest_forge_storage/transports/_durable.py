@@ -102,29 +102,22 @@ class DurableStore:
         """Write ``changes`` in one transaction: all of them are on disk when this returns,
         or (on an error) none."""
         rows = [_row(change) for change in changes]  # checked before anything is written
-        if not rows:
-            return
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement, params in rows:
-                    conn.execute(statement, params)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        if rows:
+            self._write(rows)
 
     def replace_all(self, data: Mapping[str, Any]) -> None:
         """Make the file hold exactly ``data`` (a snapshot: the ``data`` shape with
         ``metadata`` and ``installations``), in one transaction."""
-        changes = list(changes_of(data))
-        rows = [_row(change) for change in changes]
+        self._write([_row(change) for change in changes_of(data)], clear=True)
+
+    def _write(self, rows: list[tuple[str, tuple[Any, ...]]], *, clear: bool = False) -> None:
+        """One transaction: ``rows`` (after emptying the table when ``clear``), or nothing."""
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("DELETE FROM items")
+                if clear:
+                    conn.execute("DELETE FROM items")
                 for statement, params in rows:
                     conn.execute(statement, params)
             except BaseException:
