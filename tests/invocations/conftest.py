@@ -7,7 +7,6 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from email.message import Message
 from typing import Any
 from urllib.response import addinfourl
@@ -15,31 +14,7 @@ from urllib.response import addinfourl
 import pytest
 
 from pytest_forge_storage.router import _keys
-
-START = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
-APP_ID = "ari:cloud:ecosystem::app/8db33809-1f32-48bb-8c52-5877dab48107"
-
-
-class Clock:
-    """The test's clock, frozen at :data:`START`; ``advance`` moves it (and ``time.time()``,
-    ``datetime.now()``: what the fake and PyJWT read)."""
-
-    def __init__(self, kind: str, freezer: Any) -> None:
-        self.kind = kind
-        self._freezer = freezer
-        self.now = START
-
-    def advance(self, seconds: float) -> None:
-        delta = timedelta(seconds=seconds)
-        if self.kind == "freezegun":
-            self._freezer.tick(delta)
-        else:
-            self._freezer.shift(delta)
-        self.now += delta
-
-    @property
-    def epoch(self) -> int:
-        return int(self.now.timestamp())
+from tests.invocations._support import START, Clock
 
 
 @pytest.fixture(params=["freezegun", "time-machine"])

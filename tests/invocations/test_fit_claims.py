@@ -9,10 +9,10 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import APP_ID, START, Clock
 
 from pytest_forge_storage.router import _keys
 from pytest_forge_storage.storage import _fit
+from tests.invocations._support import APP_ID, START, Clock
 
 APP_UUID = APP_ID.rsplit("/", 1)[1]
 INSTALLATION_UUID = "0a3a7799-53ae-4a5b-9e7e-03338980abb5"

@@ -12,10 +12,10 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import APP_ID, START, Clock
 
 from pytest_forge_storage.router import _keys, _tokens
 from pytest_forge_storage.storage import _fit
+from tests.invocations._support import APP_ID, START, Clock
 
 CLOUD_ID = "d0d52620-3203-4cfa-8db5-f2587155f0dd"
 

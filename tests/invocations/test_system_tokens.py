@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from conftest import Clock
 
 from pytest_forge_storage.router import _keys, _tokens
 from pytest_forge_storage.router._tokens import TokenRegistry
+from tests.invocations._support import Clock
 
 ACCOUNT = "655362:312d3308-8954-42b0-aa38-771a10c88656"
 

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import AUTH, BASE, Client
 
 if TYPE_CHECKING:
-    from conftest import Clock
+    from tests.realism._support import Clock
 
 GRAPHQL = "https://api.atlassian.com/graphql"
 

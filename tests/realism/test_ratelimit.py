@@ -11,7 +11,7 @@ from pytest_forge_storage._usage import NO_CHARGE, charge_for
 from pytest_forge_storage.router._ratelimit import RateLimiter, RateLimits, Refusal
 
 if TYPE_CHECKING:
-    from conftest import Clock
+    from tests.realism._support import Clock
 
 pytestmark = pytest.mark.usefixtures("clock")
 

@@ -20,10 +20,10 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import GRAPHQL, JSON, REST, Door
 
 from pytest_forge_storage.protocol.openapi import OPERATIONS
 from pytest_forge_storage.server import ForgeStorageServer
+from tests.reliability._support import GRAPHQL, JSON, REST, Door
 
 SECRET = "c0ffee-" + "5ecret-91f4"  # built, so that this file's own source never matches
 MASK = "********"

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import AUTH, ENTITY, JSON, Door
 
 from pytest_forge_storage.protocol.openapi import OPERATIONS, documented_statuses
+from tests.reliability._support import AUTH, ENTITY, JSON, Door
 
 MB = 1_000_000
 _INT_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 0)()
@@ -760,7 +760,8 @@ def _assert_forge_answer(operation: str, answer: Any, label: str) -> None:
 
 def _send(operation: str, body: Any) -> Any:
     import requests
-    from conftest import Answer
+
+    from tests.reliability._support import Answer
 
     url = f"https://api.atlassian.com/forge/storage/kvs/v1/{operation}"
     r = requests.post(url, data=j(body), headers={**AUTH, **JSON}, timeout=30)
@@ -769,7 +770,7 @@ def _send(operation: str, body: Any) -> Any:
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_the_valid_bodies_of_the_sweeps_are_served(operation: str, forge_storage: Any) -> None:
-    from conftest import prepare
+    from tests.reliability._support import prepare
 
     prepare(forge_storage)
     answer = _send(operation, _valid(operation, forge_storage))
@@ -781,7 +782,7 @@ def test_the_valid_bodies_of_the_sweeps_are_served(operation: str, forge_storage
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_every_string_field_at_1_mb(operation: str, forge_storage: Any) -> None:
-    from conftest import prepare
+    from tests.reliability._support import prepare
 
     prepare(forge_storage)
     body = _valid(operation, forge_storage)
@@ -801,7 +802,7 @@ def test_every_string_field_at_1_mb(operation: str, forge_storage: Any) -> None:
 def test_an_array_for_every_object_and_an_object_for_every_array(
     operation: str, forge_storage: Any
 ) -> None:
-    from conftest import prepare
+    from tests.reliability._support import prepare
 
     prepare(forge_storage)
     body = _valid(operation, forge_storage)
