@@ -139,7 +139,7 @@ def pytest_runtest_makereport(
     if report.failed:
         from .router import describe_calls
 
-        verbose = item.config.get_verbosity() > 0
+        verbose = item.config.getoption("verbose", 0) > 0  # get_verbosity() is pytest 8+
         text = describe_calls(storage.calls, last=None if verbose else _REPORT_LAST)
         report.sections.append(("forge storage calls", text))
         item.user_properties.append(("forge_storage.calls", describe_calls(storage.calls)))
