@@ -23,6 +23,7 @@ Every transport asks :meth:`Origins.claims` and every request goes through
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -64,8 +65,12 @@ class Route:
 _JWKS = Route("jwks")
 
 
+@functools.lru_cache(maxsize=1024)
 def split_url(url: str) -> tuple[Address, str] | None:
-    """``((scheme, host, port), path)`` of an absolute http(s) URL; ``None`` otherwise."""
+    """``((scheme, host, port), path)`` of an absolute http(s) URL; ``None`` otherwise.
+
+    Cached: a test sends the same few URLs again and again, and each is split twice (the
+    door's ``claims`` and the router's ``route``)."""
     try:
         parts = urlsplit(url)
         port = parts.port
