@@ -22,6 +22,7 @@ TOKEN = "system-token"
 KEY = "release:acme:widgets"  # the cache's key for REPO
 
 
+# --8<-- [start:fixture]
 @pytest.fixture
 def github() -> Iterator[aioresponses]:
     with aioresponses() as mock:
@@ -36,6 +37,9 @@ async def test_your_mock_as_a_fixture(github, forge_storage):
 
     assert list(github.requests) == [("GET", URL(LATEST))]  # GitHub only
     forge_storage.assert_called("set", key=KEY, request={"value": RECORD})
+
+
+# --8<-- [end:fixture]
 
 
 @pytest.mark.asyncio

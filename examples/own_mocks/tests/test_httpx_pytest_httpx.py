@@ -18,6 +18,7 @@ TOKEN = "system-token"
 KEY = "release:acme:widgets"  # the cache's key for REPO
 
 
+# --8<-- [start:sync]
 def test_httpx_mock_and_the_fake(forge_storage, httpx_mock):
     httpx_mock.add_response(url=LATEST, json=RELEASE)
 
@@ -26,6 +27,9 @@ def test_httpx_mock_and_the_fake(forge_storage, httpx_mock):
 
     assert [str(request.url) for request in httpx_mock.get_requests()] == [LATEST]
     forge_storage.assert_called("set", key=KEY, request={"value": RECORD})
+
+
+# --8<-- [end:sync]
 
 
 @pytest.mark.asyncio

@@ -21,6 +21,7 @@ TOKEN = "system-token"
 KEY = "release:acme:widgets"  # the cache's key for REPO
 
 
+# --8<-- [start:fixture]
 def test_the_respx_mock_fixture(forge_storage, respx_mock):
     github = respx_mock.get(LATEST).respond(json=RELEASE)
 
@@ -30,6 +31,9 @@ def test_the_respx_mock_fixture(forge_storage, respx_mock):
     assert github.call_count == 1
     assert respx_mock.calls.call_count == 1  # the storage call is not among them
     forge_storage.assert_called("set", key=KEY, request={"value": RECORD})
+
+
+# --8<-- [end:fixture]
 
 
 @pytest.mark.asyncio
@@ -43,6 +47,7 @@ async def test_respx_mock_decorator_with_an_async_client(forge_storage):
     assert forge_storage.kvs[KEY] == RECORD
 
 
+# --8<-- [start:using-httpx]
 @pytest.fixture
 def github_on_the_httpx_mocker() -> Iterator[respx.Router]:
     # respx.mock(using="httpx") patches the seam the fake uses: start it before the fake
@@ -60,6 +65,10 @@ def test_respx_using_httpx_started_before_the_fake(github_on_the_httpx_mocker, f
     assert forge_storage.kvs[KEY] == RECORD
 
 
+# --8<-- [end:using-httpx]
+
+
+# --8<-- [start:transport]
 def test_an_httpx_mock_transport(forge_storage):
     def github(request: httpx.Request) -> httpx.Response:
         assert request.url == LATEST
@@ -70,3 +79,6 @@ def test_an_httpx_mock_transport(forge_storage):
         with_httpx.cache_latest_release(client, REPO, TOKEN)
 
     assert forge_storage.kvs[KEY] == RECORD
+
+
+# --8<-- [end:transport]

@@ -24,6 +24,7 @@ KEY = "release:acme:widgets"  # the cache's key for REPO
 MYSELF = "https://api.atlassian.com/ex/jira/cloud-1/rest/api/3/myself"
 
 
+# --8<-- [start:activate]
 @responses.activate
 def test_responses_activate(forge_storage):
     responses.get(LATEST, json=RELEASE)
@@ -35,6 +36,10 @@ def test_responses_activate(forge_storage):
     assert [call.request.url for call in responses.calls] == [LATEST]  # GitHub only
 
 
+# --8<-- [end:activate]
+
+
+# --8<-- [start:inside]
 def test_a_requests_mock_opened_inside_the_test(forge_storage):
     with responses.RequestsMock() as github:  # asserts at exit that every route was called
         github.get(LATEST, json=RELEASE)
@@ -43,6 +48,9 @@ def test_a_requests_mock_opened_inside_the_test(forge_storage):
 
         assert len(github.calls) == 1
     assert forge_storage.kvs[KEY] == RECORD
+
+
+# --8<-- [end:inside]
 
 
 @pytest.fixture
@@ -64,6 +72,7 @@ def test_your_mock_as_a_fixture_set_up_after_the_fake(forge_storage, github):
     forge_storage.assert_called("set", times=1)
 
 
+# --8<-- [start:forge-host]
 def test_other_calls_to_forges_host_go_to_your_mock(forge_storage):
     # /ex/jira/... is on api.atlassian.com but is not storage: the fake hands it to you.
     with responses.RequestsMock() as atlassian:
@@ -77,6 +86,9 @@ def test_other_calls_to_forges_host_go_to_your_mock(forge_storage):
 def test_an_unmocked_call_to_forges_host_never_leaves(forge_storage):
     with pytest.raises(BlockedRequestError, match="passthrough=True"):
         with_requests.jira_account_id("cloud-1", TOKEN)
+
+
+# --8<-- [end:forge-host]
 
 
 def test_a_storage_fault_under_your_mock(forge_storage):
