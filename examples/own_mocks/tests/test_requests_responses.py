@@ -15,6 +15,7 @@ from forge_release_cache import with_requests
 
 from pytest_forge_storage import BlockedRequestError
 
+# --8<-- [start:constants]
 REPO = "acme/widgets"
 LATEST = f"https://api.github.com/repos/{REPO}/releases/latest"
 RELEASE = {"tag_name": "v2.1.0", "published_at": "2024-05-01T12:00:00Z", "draft": False}
@@ -22,6 +23,7 @@ RECORD = {"tag": "v2.1.0", "published": "2024-05-01T12:00:00Z"}
 TOKEN = "system-token"
 KEY = "release:acme:widgets"  # the cache's key for REPO
 MYSELF = "https://api.atlassian.com/ex/jira/cloud-1/rest/api/3/myself"
+# --8<-- [end:constants]
 
 
 # --8<-- [start:activate]
