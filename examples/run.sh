@@ -11,7 +11,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-all_examples=(settings_service fastapi_service)
+all_examples=(settings_service fastapi_service own_mocks)
 read -r -a examples <<<"${EXAMPLES:-${all_examples[*]}}"
 venv="$here/.venv"
 python="${PYTHON:-python3}"
