@@ -17,7 +17,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-python3}"
-examples=(settings_service fastapi_service)
+examples=(settings_service fastapi_service own_mocks)
 
 fail() {
     echo "check-wheel: $*" >&2

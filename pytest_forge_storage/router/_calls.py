@@ -75,6 +75,10 @@ class StorageCall:
 
     @property
     def secret(self) -> bool:
+        """Whether the call's bodies are masked: a secret operation's, and an unknown path's
+        that names secrets (``secret/sett`` may well carry one)."""
+        if self.operation is None:
+            return "secret" in urlsplit(self.url).path.lower()
         return self.operation in SECRET_OPERATIONS
 
     def masked_request(self) -> Any:

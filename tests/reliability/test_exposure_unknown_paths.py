@@ -1,9 +1,9 @@
-"""A secret sent to a misspelt secret path is recorded (operation ``None``) and shows in repr.
+"""A secret sent to a misspelt secret path is recorded (operation ``None``), masked.
 
-Found while writing the docs: unknown storage paths are recorded since wave 2, but a call's
-masking keys on its operation, and an unknown path has none, so a typo such as
-``secret/sett`` prints the value it carried wherever ``repr(StorageCall)`` is printed (pytest
-shows it when an ``assert`` compares calls).
+Unknown storage paths are recorded since wave 2, and a call's masking keyed on its operation
+alone, so a typo such as ``secret/sett`` printed the value it carried wherever
+``repr(StorageCall)`` is printed (pytest shows it when an ``assert`` compares calls). An
+unknown path that names secrets is masked like a secret call; other unknown paths are not.
 """
 
 from __future__ import annotations
@@ -14,18 +14,23 @@ import pytest
 import requests
 
 SECRET = "c0ffee-" + "5ecret-5e77"  # built, so that this file's own source never matches
-URL = "https://api.atlassian.com/forge/storage/kvs/v1/secret/sett"
+BASE = "https://api.atlassian.com/forge/storage/kvs/v1/"
+AUTH = {"Authorization": "Bearer t"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="masking keys on the operation, and a misspelt secret path has none",
-)
-def test_a_misspelt_secret_path_never_prints_the_value(forge_storage: Any) -> None:
-    reply = requests.post(
-        URL, json={"key": "k", "value": SECRET}, headers={"Authorization": "Bearer t"}, timeout=5
-    )
+@pytest.mark.parametrize("path", ["secret/sett", "secrets/set", "Secret/get"])
+def test_a_misspelt_secret_path_never_prints_the_value(forge_storage: Any, path: str) -> None:
+    reply = requests.post(BASE + path, json={"key": "k", "value": SECRET}, headers=AUTH, timeout=5)
     assert reply.status_code == 403
     (call,) = forge_storage.calls
     assert call.operation is None
     assert SECRET not in repr(call)
+    assert SECRET not in str(call.masked_request())
+    assert call.request == {"key": "k", "value": SECRET}  # the test itself may read it
+
+
+def test_a_misspelt_plain_path_shows_its_body(forge_storage: Any) -> None:
+    requests.post(BASE + "sett", json={"key": "k", "value": "v"}, headers=AUTH, timeout=5)
+    (call,) = forge_storage.calls
+    assert call.operation is None
+    assert call.masked_request() == {"key": "k", "value": "v"}
