@@ -4,6 +4,9 @@
 # a pyproject.toml changed. Extra arguments go to every pytest run:
 #   bash examples/run.sh -k retry -v
 #   EXAMPLES=fastapi_service bash examples/run.sh     # one example only
+# The Node example, jest_server (Jest and @forge/kvs against `forge-storage-fake serve`), runs
+# last when node >= 20 and npm are on the PATH; without them it is skipped with a line saying
+# so, or fails when REQUIRE_NODE=1 (as .ci/run sets). EXAMPLES=jest_server runs it alone.
 # The exit status is pytest's: that of the first example whose tests failed. An example
 # where no test matched the arguments (pytest's exit 5) is no failure, unless none matched
 # anywhere.
@@ -12,13 +15,21 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 all_examples=(settings_service fastapi_service own_mocks)
-read -r -a examples <<<"${EXAMPLES:-${all_examples[*]}}"
+read -r -a examples <<<"${EXAMPLES:-${all_examples[*]} jest_server}"
 venv="$here/.venv"
 python="${PYTHON:-python3}"
 
+node_example=jest_server
+run_node=0
+python_examples=()
 for example in "${examples[@]}"; do
+    if [ "$example" = "$node_example" ]; then
+        run_node=1
+        continue
+    fi
+    python_examples+=("$example")
     if [ ! -f "$here/$example/pyproject.toml" ]; then
-        echo "run.sh: no example named '$example' (EXAMPLES takes: ${all_examples[*]})" >&2
+        echo "run.sh: no example named '$example' (EXAMPLES takes: ${all_examples[*]} $node_example)" >&2
         exit 2
     fi
 done
@@ -59,7 +70,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
 fi
 
 failed=() ran=0 first_status=0
-for example in "${examples[@]}"; do
+for example in ${python_examples[@]+"${python_examples[@]}"}; do
     echo "=== examples/$example"
     set +e
     (cd "$here/$example" && "$venv/bin/python" -m pytest "$@")
@@ -74,6 +85,32 @@ for example in "${examples[@]}"; do
             ;;
     esac
 done
+
+if [ "$run_node" -eq 1 ]; then
+    echo "=== examples/$node_example"
+    if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+        node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
+        set +e
+        (
+            cd "$here/$node_example" &&
+                { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } &&
+                FORGE_STORAGE_FAKE="$venv/bin/forge-storage-fake" npx --no-install jest --runInBand
+        )
+        status=$?
+        set -e
+        if [ "$status" -eq 0 ]; then
+            ran=$((ran + 1))
+        else
+            failed+=("$node_example (exit $status)")
+            [ "$first_status" -eq 0 ] && first_status=$status
+        fi
+    elif [ "${REQUIRE_NODE:-0}" = 1 ]; then
+        failed+=("$node_example (needs node >= 20 and npm: https://nodejs.org)")
+        [ "$first_status" -eq 0 ] && first_status=1
+    else
+        echo "(skipped: examples/$node_example needs node >= 20 and npm; https://nodejs.org)"
+    fi
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "run.sh: tests failed in: ${failed[*]}" >&2
