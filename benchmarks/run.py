@@ -28,6 +28,7 @@ if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a
     sys.path.insert(0, str(HERE))
 
 import _aiohttp  # noqa: E402 - after the path set-up above
+import _installations  # noqa: E402
 import _invocations  # noqa: E402 - after the path set-up above
 import _realism  # noqa: E402
 import _scale  # noqa: E402
@@ -52,6 +53,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "entity-scale": _scale.entity_rows,
     "memory": _scale.memory_rows,
     "invocations": _invocations.invocation_rows,
+    "installations": _installations.installation_rows,
     "realism": _realism.realism_rows,
     "seeding": _seeding.seeding_rows,
 }

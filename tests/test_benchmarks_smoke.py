@@ -86,6 +86,7 @@ def test_list_names_every_group() -> None:
         "entity-scale",
         "memory",
         "invocations",
+        "installations",
         "realism",
         "seeding",
     ]

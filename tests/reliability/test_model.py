@@ -10,6 +10,14 @@ Any difference is a bug in one of the two.
 many examples); :class:`RestMachine` sends the same bodies as HTTP requests through
 ``ForgeStorage().handle(...)`` so that protocol bugs show too.
 
+Forge partitions storage per installation, and so does the model: one :class:`Model` per
+installation of :data:`INSTALLATIONS`. A rule switches the installation the next requests
+are for (the engine's partition; over REST that installation's token, or for the default
+installation its own token or one the fake did not issue), with the same keys everywhere,
+so a request served from the wrong partition shows as a wrong answer or a wrong state. A
+walk opened in one installation may go on in another: a cursor is a position, never a
+view of the other.
+
 CI runs a bounded, derandomised number of examples. For a longer hunt with fresh seeds::
 
     FORGE_MODEL_EXAMPLES=5000 FORGE_MODEL_STEPS=80 pytest tests/reliability/test_model.py
@@ -35,7 +43,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from pytest_forge_storage import ForgeStorage, ForgeStorageError
 from pytest_forge_storage._http import HttpRequest, HttpResponse
 from pytest_forge_storage.engine import Engine
-from pytest_forge_storage.engine._snapshot import restore, snapshot
+from pytest_forge_storage.engine._snapshot import snapshot
 
 # -- the world -------------------------------------------------------------------------
 ENTITY = "item"
@@ -69,6 +77,8 @@ TTLS = [
 ]
 #: Clock steps in milliseconds: multiples of 500 keep ``time.time()`` exact in binary.
 ADVANCES = [0, 500, 1000, 1500, 2000, 59_000, 60_000, 61_000, 3_600_000]
+#: The installations the machine switches between (their own partitions and tokens).
+INSTALLATIONS = ("default", "site-a", "site-b")
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 START_MS = int(START.timestamp()) * 1000
 UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -473,6 +483,11 @@ class EngineDoor:
     def __init__(self) -> None:
         self.engine = Engine()
         self.engine.define_entity(ENTITY, ATTRIBUTES, INDEXES)
+        self.installation = "default"
+
+    def use(self, installation: str, issued: bool) -> None:
+        """Send the next requests to ``installation``'s partition (``issued``: REST only)."""
+        self.installation = installation
 
     def call(self, operation: str, body: Any) -> Result:
         try:
@@ -484,7 +499,7 @@ class EngineDoor:
         return Ok(status, normalise(out))
 
     def _run(self, operation: str, body: Any) -> tuple[int, Any]:
-        engine = self.engine
+        engine = self.engine.partition(self.installation)
         secret = operation.startswith("secret/")
         op = operation.removeprefix("secret/")
         if operation in ("get", "secret/get"):
@@ -527,10 +542,11 @@ class EngineDoor:
         return 204, None
 
     def state(self) -> dict[str, Any]:
-        return snapshot(self.engine)
+        """Every installation's snapshot, by installation."""
+        return {key: snapshot(self.engine.partition(key)) for key in INSTALLATIONS}
 
     def roundtrip(self) -> None:
-        restore(self.engine, snapshot(self.engine))
+        self.engine.restore(self.engine.snapshot())
 
 
 class RestDoor:
@@ -545,10 +561,24 @@ class RestDoor:
     def __init__(self) -> None:
         self.storage = ForgeStorage()
         self.storage.define_entity(ENTITY, ATTRIBUTES, INDEXES)
+        for key in INSTALLATIONS:
+            self.storage.installation(key)
+        self.installation = "default"
+        self.issued = False
+
+    def use(self, installation: str, issued: bool) -> None:
+        """Send the next requests with ``installation``'s token; for the default installation
+        without ``issued``, a token the fake did not issue (as 0.1 suites send)."""
+        self.installation = installation
+        self.issued = issued or installation != "default"
 
     def call(self, operation: str, body: Any) -> Result:
         raw = json.dumps(body).encode()
-        response = self.storage.handle(HttpRequest("POST", self.URL + operation, self.HEADERS, raw))
+        headers = self.HEADERS
+        if self.issued:
+            token = self.storage.installation(self.installation).token  # fresh once expired
+            headers = {**headers, "authorization": f"Bearer {token}"}
+        response = self.storage.handle(HttpRequest("POST", self.URL + operation, headers, raw))
         assert isinstance(response, HttpResponse), response
         decoded = json.loads(response.body) if response.body else None
         if response.status >= 400:
@@ -561,14 +591,22 @@ class RestDoor:
         return Ok(response.status, normalise(decoded))
 
     def state(self) -> dict[str, Any]:
-        storage = self.storage
-        views = {"kvs": dict(storage.kvs), "secrets": dict(storage.secrets)}
-        views["entities"] = {ENTITY: dict(storage.entity(ENTITY))}
-        if not views["entities"][ENTITY]:
-            views["entities"] = {}
-        state = storage.snapshot()
-        assert views == {k: state[k] for k in views}, "the mapping views disagree with snapshot()"
-        return state
+        """Every installation's part of ``snapshot()``, checked against its mapping views."""
+        snapshot = self.storage.snapshot()
+        parts = snapshot.pop("installations")
+        states = {"default": snapshot}
+        for key in INSTALLATIONS[1:]:
+            details = {"product": "jira", "environment": "production"}
+            states[key] = {k: v for k, v in parts[key].items() if k not in (*details, "cloudId")}
+            assert {k: parts[key][k] for k in details} == details, parts[key]
+        for key, state in states.items():
+            scope = self.storage.installation(key)
+            views = {"kvs": dict(scope.kvs), "secrets": dict(scope.secrets)}
+            views["entities"] = {ENTITY: dict(scope.entity(ENTITY))}
+            if not views["entities"][ENTITY]:
+                views["entities"] = {}
+            assert views == {k: state[k] for k in views}, f"{key}: the views disagree"
+        return states
 
     def roundtrip(self) -> None:
         self.storage.restore(self.storage.snapshot())
@@ -779,7 +817,9 @@ class EngineMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.model = Model()
+        self.models = {key: Model() for key in INSTALLATIONS}
+        #: The installation the next requests are for.
+        self.installation = "default"
         self.door = self.door_class()
         self.clock = time_machine.travel(START, tick=False)
         self.traveller = self.clock.start()
@@ -790,6 +830,17 @@ class EngineMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.clock.stop()
+
+    @property
+    def model(self) -> Model:
+        """The model of the installation the next requests are for."""
+        return self.models[self.installation]
+
+    @rule(installation=st.sampled_from(INSTALLATIONS), issued=st.booleans())
+    def switch(self, installation: str, issued: bool) -> None:
+        """The next requests are for ``installation`` (its partition, its token)."""
+        self.installation = installation
+        self.door.use(installation, issued)
 
     @initialize(
         values=st.dictionaries(keys(bad=False), stored_values),
@@ -806,6 +857,14 @@ class EngineMachine(RuleBasedStateMachine):
             self.write(True, key, value, None)
         for key, record in records.items():
             self.entity_set(key, record, options if len(key) % 2 else None)
+
+    @initialize(values=st.dictionaries(keys(bad=False), stored_values, min_size=1))
+    def seed_another_installation(self, values: Any) -> None:
+        """The same keys, other values, in another installation."""
+        self.switch("site-a", True)
+        for key, value in values.items():
+            self.write(False, key, {"site-a": value}, None)
+        self.switch("default", False)
 
     def check(self, operation: str, body: Any, expected: Result) -> Result:
         got = self.door.call(operation, body)
@@ -993,14 +1052,17 @@ class EngineMachine(RuleBasedStateMachine):
         self.clock_shift(ms)
 
     def clock_shift(self, ms: int) -> None:
-        self.model.now += ms
+        for model in self.models.values():
+            model.now += ms
         self.traveller.shift(ms / 1000)
 
     # -- whole state ---------------------------------------------------------------------
     @invariant()
     def same_state(self) -> None:
-        """Everything stored, metadata included, as ``snapshot()`` shows it."""
-        got, expected = self.door.state(), self.model.snapshot()
+        """Everything stored in every installation, metadata included, as ``snapshot()``
+        shows it."""
+        got = self.door.state()
+        expected = {key: model.snapshot() for key, model in self.models.items()}
         assert got == expected, f"stored state:\n  door:  {got!r}\n  model: {expected!r}"
 
     @rule()
@@ -1076,6 +1138,13 @@ def test_a_scripted_run_matches(machine: type[EngineMachine]) -> None:
         state.advance(1000)
         state.entity_walk_whole(query, [1, 2])
         state.batch_get([{"key": "b", "entityName": ENTITY}, {"key": "ab"}])
+        state.same_state()
+        state.switch("site-b", True)  # the same keys, another partition
+        state.kvs_get("ab", None)
+        state.entity_walk_whole(query, [1])
+        state.kvs_set("ab", {"n": 2}, None)
+        state.switch("default", True)
+        state.kvs_get("ab", None)
         state.same_state()
     finally:
         state.teardown()

@@ -1,5 +1,6 @@
 """An example Forge remote: per-site settings, API tokens, an audit log, feature-flag
-rollouts (a custom entity) and user preferences (the legacy GraphQL storage API)."""
+rollouts (a custom entity) and user preferences (the legacy GraphQL storage API), for every
+installation of its app (Forge Invocation Tokens verified, a system token per installation)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,30 @@ from .forge_storage_client import (
     StorageUnavailable,
 )
 from .graphql_storage import GraphQLStorageClient
+from .invocations import (
+    FORGE_JWKS_URL,
+    FitVerifier,
+    InstallationTokens,
+    InvalidInvocation,
+    Invocation,
+)
 from .preferences import PreferencesStore
 from .rollouts import ROLLOUT_ENTITY, RolloutStore
 
 __all__ = [
     "AUDIT_TTL",
     "BULK_RETRY",
+    "FORGE_JWKS_URL",
     "ROLLOUT_ENTITY",
     "AuditLog",
+    "FitVerifier",
     "ForgeStorageClient",
     "GraphQLStorageClient",
     "ImportResult",
+    "InstallationTokens",
     "InvalidEntityValue",
+    "InvalidInvocation",
+    "Invocation",
     "KeyConflict",
     "KeyNotFound",
     "PreferencesStore",

@@ -3,6 +3,12 @@
 Forge invokes the remote with the app system token in the ``x-forge-oauth-system``
 header; every endpoint forwards it to Forge storage as a bearer token.
 
+At Forge the remote runs as ``create_app(app_id=<the manifest's app.id>)``: then every request
+must carry a valid Forge Invocation Token (checked against Forge's JWKS, ``invocations.py``;
+401 otherwise), and storage calls use the token of the installation the FIT names, kept per
+installation in ``tokens``. Without ``app_id`` the system token header alone is trusted, which
+is what the tests of storage behaviour use.
+
 ======================================  ================================================
 ``GET    /settings/<site>``             200 the settings, 404 when none
 ``PUT    /settings/<site>``             200, overwrites; the audit entry keeps the old value
@@ -39,7 +45,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 
 from .audit import AuditLog
 from .forge_storage_client import (
@@ -52,6 +58,7 @@ from .forge_storage_client import (
     StorageUnavailable,
 )
 from .graphql_storage import GraphQLStorageClient
+from .invocations import FitVerifier, InstallationTokens, InvalidInvocation
 from .preferences import PreferencesStore, current_account_id
 from .rollouts import RolloutStore
 
@@ -82,12 +89,33 @@ def create_app(
     *,
     retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, safe as default
     sleep: Callable[[float], Any] = time.sleep,
+    app_id: str | None = None,
+    tokens: InstallationTokens | None = None,
 ) -> Flask:
-    """The service. ``retry`` and ``sleep`` are passed to the storage client."""
+    """The service. ``retry`` and ``sleep`` are passed to the storage client; with ``app_id``
+    every request must be a Forge invocation of that app, and ``tokens`` keeps each
+    installation's newest system token (``app.extensions["installation_tokens"]``)."""
     app = Flask(__name__)
     session = requests.Session()
+    verifier = FitVerifier(app_id) if app_id is not None else None
+    installation_tokens = tokens if tokens is not None else InstallationTokens()
+    app.extensions["installation_tokens"] = installation_tokens
+
+    @app.before_request
+    def verify_invocation() -> None:
+        if verifier is None:
+            return
+        try:
+            invocation = verifier.verify(request.headers)
+        except InvalidInvocation as exc:
+            raise HttpError(401, "not a valid Forge invocation", reason=str(exc)) from None
+        installation_tokens.remember(invocation)
+        g.forge_installation = invocation.installation_id
 
     def token(header: str = TOKEN_HEADER) -> str:
+        if verifier is not None and header == TOKEN_HEADER:
+            # The invocation's installation's token: never another installation's.
+            return installation_tokens.token_for(g.forge_installation)
         value = request.headers.get(header, "").strip()
         if not value:
             raise HttpError(401, f"missing {header} header")
