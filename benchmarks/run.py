@@ -29,6 +29,7 @@ if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a
 
 import _aiohttp  # noqa: E402 - after the path set-up above
 import _invocations  # noqa: E402 - after the path set-up above
+import _lag  # noqa: E402
 import _realism  # noqa: E402
 import _scale  # noqa: E402
 import _seeding  # noqa: E402
@@ -53,6 +54,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "memory": _scale.memory_rows,
     "invocations": _invocations.invocation_rows,
     "realism": _realism.realism_rows,
+    "lag": _lag.lag_rows,
     "seeding": _seeding.seeding_rows,
 }
 LIBRARIES = (
