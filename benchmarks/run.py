@@ -30,6 +30,7 @@ if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a
 import _aiohttp  # noqa: E402 - after the path set-up above
 import _installations  # noqa: E402
 import _invocations  # noqa: E402 - after the path set-up above
+import _lag  # noqa: E402
 import _realism  # noqa: E402
 import _scale  # noqa: E402
 import _seeding  # noqa: E402
@@ -55,6 +56,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "invocations": _invocations.invocation_rows,
     "installations": _installations.installation_rows,
     "realism": _realism.realism_rows,
+    "lag": _lag.lag_rows,
     "seeding": _seeding.seeding_rows,
 }
 LIBRARIES = (

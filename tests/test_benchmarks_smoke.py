@@ -88,6 +88,7 @@ def test_list_names_every_group() -> None:
         "invocations",
         "installations",
         "realism",
+        "lag",
         "seeding",
     ]
 

@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_forge_storage import _limits
+from pytest_forge_storage._clock import now_ms
 from pytest_forge_storage._errors import ForgeStorageError
 from pytest_forge_storage._realism import Realism
 
 from ._entity_ops import EntityOperations
 from ._items import Item
 from ._kvs import KvsStore
+from ._lag import Lags
 from ._options import SetOptions, get_fields, kvs_prefix, query_limit, returned, seed_ttl_ms
 
 #: The partition of the default installation: the engine itself.
@@ -42,8 +44,10 @@ class Engine(EntityOperations):
         self.lock: threading.RLock = _root.lock if _root is not None else threading.RLock()
         #: The realism knobs of the storage (shared with the router; partitions use the root's).
         self.realism: Realism = _root.realism if _root is not None else (realism or Realism())
-        self.kvs = KvsStore(max_bytes=_limits.VALUE_MAX_BYTES)
-        self.secrets = KvsStore(max_bytes=_limits.SECRET_MAX_BYTES)
+        #: Query lag and lingering expiry: one sequence of write lags for every partition.
+        self._lags = _root._lags if _root is not None else Lags(self.realism)
+        self.kvs = KvsStore(max_bytes=_limits.VALUE_MAX_BYTES, lags=self._lags)
+        self.secrets = KvsStore(max_bytes=_limits.SECRET_MAX_BYTES, lags=self._lags)
         self._init_entities()
         self._partitions: dict[str, Engine] = {}
         if _root is not None:
@@ -129,12 +133,16 @@ class Engine(EntityOperations):
         """Seed ``value``, validated as ``set`` validates it; ``ttl`` in seconds."""
         with self.lock:
             ttl_ms = seed_ttl_ms(ttl)
-            self.namespace(secret).put(key, value, ttl=None if ttl_ms is None else ttl_ms / 1000)
+            store = self.namespace(secret)
+            store.put(key, value, ttl=None if ttl_ms is None else ttl_ms / 1000)
+            store.show_now(key)  # seeding is what was there already: no query lag
 
     def remove(self, key: Any, *, secret: bool = False) -> None:
         """Delete ``key``; 404 ``KEY_NOT_FOUND`` when it is not there."""
         with self.lock:
-            self.namespace(secret).remove(key)
+            store = self.namespace(secret)
+            store.remove(key)
+            store.show_now(key)
 
     def keys(self, *, secret: bool = False) -> list[str]:
         """Live keys in code-point order."""
@@ -146,6 +154,18 @@ class Engine(EntityOperations):
             return len(self.namespace(secret))
 
     # -- whole-store operations --------------------------------------------------------
+    def purge_expired(self, *, every_partition: bool = False) -> int:
+        """Delete the items and records whose TTL has passed, now, whatever
+        ``realism.expiry_lag`` says (in this partition, or in all); how many."""
+        with self.lock:
+            now = now_ms()
+            engines = self._engines() if every_partition else [self]
+            return sum(engine._purge_expired(now) for engine in engines)
+
+    def _purge_expired(self, now: int) -> int:
+        purged = self.kvs.purge_expired(now) + self.secrets.purge_expired(now)
+        return purged + self._entities.purge_expired(now)
+
     def reset(self) -> None:
         """Empty this partition (declarations stay)."""
         with self.lock:

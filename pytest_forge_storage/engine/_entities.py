@@ -2,7 +2,8 @@
 
 Each store keeps its live records by key and every index of the declaration in sync on
 set, overwrite, delete and expiry. Expired records are purged when met and are never
-returned (decision 5).
+returned (decision 5), unless ``realism.expiry_lag`` keeps them stored that much longer.
+Under ``realism.query_lag`` a page sees the writes only that old (:mod:`._lag`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pytest_forge_storage import _limits
 from pytest_forge_storage._errors import ForgeStorageError
 
 from ._conditions import Condition
-from ._index import Index, Position
+from ._index import Index, Position, span
 from ._items import Item, Stamps, stamped
+from ._lag import History, Lags
 from ._schema import BY_KEY, EntityDecl
 from ._validation import validate_entity_name, validate_key
 from ._values import check_value
@@ -30,18 +32,25 @@ class EntityStore:
     record costs its item and one entry per index, with no dict entry besides.
     """
 
-    def __init__(self, decl: EntityDecl) -> None:
+    def __init__(self, decl: EntityDecl, lags: Lags | None = None) -> None:
         self.decl = decl
         self._indexes = {index.name: Index(index) for index in decl.all_indexes()}
         self._by_key = self._indexes[BY_KEY].entries
         self.stamps = Stamps()
+        self._lags = lags if lags is not None else Lags()
+        #: The writes a page does not see yet (empty unless ``realism.query_lag``).
+        self.history = History(
+            self._lags,
+            {name: (index.position, index.empty_table()) for name, index in self._indexes.items()},
+        )
 
     # -- reads -------------------------------------------------------------------------
     def live(self, key: str, now: int) -> Item | None:
         item = self._stored(key)
         if item is None:
             return None
-        if not item.alive(now):
+        expire_ms = item.stamp[2]
+        if expire_ms is not None and now >= expire_ms + self._lags.grace_ms():
             self._drop(key, item)
             return None
         return item
@@ -58,11 +67,12 @@ class EntityStore:
         """Live records in key order (a snapshot)."""
         out: list[tuple[str, Item]] = []
         expired: list[tuple[str, Item]] = []
+        alive_after = now - self._lags.grace_ms()
         for chunk, slots in self._by_key.segments(None, None):
             keys, values, stamps = chunk
             for slot in slots:
                 item = stamped(values[slot], stamps[slot])
-                if item.alive(now):
+                if item.alive(alive_after):
                     out.append((keys[slot], item))
                 else:
                     expired.append((keys[slot], item))
@@ -83,6 +93,16 @@ class EntityStore:
         """Up to ``limit`` live records in index order, and the position to resume from
         when a further live record exists in the range (decision 7), else ``None``."""
         index = self._indexes[index_name]
+        history = self.history
+        if history.pending:
+            history.settle(now)
+            if history.pending:  # some writes are not visible yet (realism.query_lag)
+                low, high = span(partition, condition, after=after, descending=descending)
+                return history.page(
+                    index_name, index.entries, low, high,
+                    reverse=descending, limit=limit, now=now,
+                )  # fmt: skip
+        grace = self._lags.grace_ms()
         page: Page = []
         append = page.append
         expired: list[tuple[str, Item]] = []
@@ -96,7 +116,7 @@ class EntityStore:
             for slot in slots:
                 stamp = stamps[slot]
                 expire_ms = stamp[2]
-                if expire_ms is not None and now >= expire_ms:
+                if expire_ms is not None and now >= expire_ms + grace:
                     expired.append((keys[slot], stamped(values[slot], stamp)))
                     continue
                 if len(page) == limit:
@@ -129,6 +149,9 @@ class EntityStore:
         expire = now + ttl_ms if ttl_ms is not None else None
         item = stamped(value, self.stamps(created, now, expire))
         self._index(key, item)
+        history = self.history
+        if history.realism.query_lag or history.pending:
+            history.record(key, previous, item, now)
         return previous, item
 
     def restore(self, key: str, item: Item) -> None:
@@ -137,6 +160,12 @@ class EntityStore:
         if existing is not None:
             self._unindex(key, existing)
         self._index(key, item)
+        self.show_now(key)
+
+    def show_now(self, key: str) -> None:
+        """Pages see ``key`` as it is (after a write through the facade: seeding)."""
+        if self.history.pending:
+            self.history.forget(key)
 
     def load(self, records: dict[str, Item]) -> None:
         """Store many checked records at once, replacing records under the same keys."""
@@ -146,22 +175,42 @@ class EntityStore:
                 self._unindex(key, existing)
         for index in self._indexes.values():
             index.load(records.items())
+        if self.history.pending:
+            for key in records:
+                self.history.forget(key)
 
     def remove(self, key: str, now: int) -> Item | None:
         """Delete a live record; ``None`` when there is none."""
         item = self.live(key, now)
         if item is not None:
             self._drop(key, item)
+            history = self.history
+            if history.realism.query_lag or history.pending:
+                history.record(key, item, None, now)
         return item
 
     def clear(self) -> None:
         for index in self._indexes.values():
             index.entries.clear()
+        self.history.clear()
+
+    def purge_expired(self, now: int) -> int:
+        """Delete every record whose TTL has passed, ``expiry_lag`` or not; the count."""
+        expired = [
+            (keys[slot], stamped(values[slot], stamps[slot]))
+            for (keys, values, stamps), slots in self._by_key.segments(None, None)
+            for slot in slots
+            if stamps[slot][2] is not None and now >= stamps[slot][2]
+        ]
+        self._purge(expired)
+        if self.history.pending:
+            self.history.drop_expired(now)
+        return len(expired)
 
     def rebuilt(self, decl: EntityDecl, now: int) -> EntityStore:
         """A store for a new declaration holding this store's live records, each
         re-validated (a record that no longer fits is an error naming it)."""
-        store = EntityStore(decl)
+        store = EntityStore(decl, self._lags)
         records = self.items(now)
         for key, item in records:
             try:
@@ -195,8 +244,9 @@ class EntityStore:
 class EntityRegistry:
     """Declared entities and their stores."""
 
-    def __init__(self) -> None:
+    def __init__(self, lags: Lags | None = None) -> None:
         self._stores: dict[str, EntityStore] = {}
+        self._lags = lags
 
     def names(self) -> list[str]:
         return list(self._stores)
@@ -227,7 +277,9 @@ class EntityRegistry:
             existing = self._stores.get(decl.name)
             try:
                 staged[decl.name] = (
-                    existing.rebuilt(decl, now) if existing is not None else EntityStore(decl)
+                    existing.rebuilt(decl, now)
+                    if existing is not None
+                    else EntityStore(decl, self._lags)
                 )
             except ForgeStorageError as exc:
                 raise ForgeStorageError(exc.code, where + exc.message) from None
@@ -243,3 +295,6 @@ class EntityRegistry:
     def reset(self) -> None:
         for store in self._stores.values():
             store.clear()
+
+    def purge_expired(self, now: int) -> int:
+        return sum(store.purge_expired(now) for store in self._stores.values())

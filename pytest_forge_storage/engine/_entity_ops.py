@@ -29,6 +29,7 @@ from ._values import check_value
 
 if TYPE_CHECKING:
     from ._kvs import KvsStore
+    from ._lag import Lags
 
 __all__ = ["EntityOperations", "ItemFault"]
 
@@ -39,11 +40,12 @@ class EntityOperations:
     lock: threading.RLock
     kvs: KvsStore
     _entities: EntityRegistry
+    _lags: Lags
     #: ``app.id`` of the last manifest loaded that has one.
     manifest_app_id: str | None = None
 
     def _init_entities(self) -> None:
-        self._entities = EntityRegistry()
+        self._entities = EntityRegistry(self._lags)
 
     def _reset_entities(self) -> None:
         """Drop entity records (declarations stay)."""
@@ -166,9 +168,12 @@ class EntityOperations:
             ttl_ms = seed_ttl_ms(ttl)
             check_value(store.decl, value, trusted=trusted)
             store.write(key, value, now=now_ms(), ttl_ms=ttl_ms)
+            store.show_now(key)  # seeding is what was there already: no query lag
 
     def entity_remove(self, entity_name: str, key: str) -> None:
-        self.entity_delete(entity_name, key)
+        with self.lock:
+            self.entity_delete(entity_name, key)
+            self._entities.store(entity_name).show_now(key)
 
     def entity_clear(self, entity_name: str) -> None:
         with self.lock:

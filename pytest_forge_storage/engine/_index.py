@@ -20,7 +20,7 @@ from ._items import Item
 from ._schema import IndexDecl
 from ._table import HIGH, LOW, Chunk, Table, successor
 
-__all__ = ["HIGH", "LOW", "Index", "Position", "bounds"]
+__all__ = ["HIGH", "LOW", "Index", "Position", "bounds", "span"]
 
 #: ``(*partition, range value, key)``: where an entry sits in its index.
 Position = tuple[Any, ...]
@@ -32,10 +32,13 @@ class Index:
     def __init__(self, decl: IndexDecl) -> None:
         self.decl = decl
         # Each entry carries the record's value and stamp (see ``Item``).
-        if decl.range is None:  # by-key: positions ``(key, key)``, the keys stored once
-            self.entries = Table((0, 0), payloads=2)
-        else:
-            self.entries = Table(tuple(range(len(decl.partition) + 2)), payloads=2)
+        self.entries = self.empty_table()
+
+    def empty_table(self) -> Table:
+        """A table of this index's layout (the entries, or those a lagging query sees)."""
+        if self.decl.range is None:  # by-key: positions ``(key, key)``, the keys stored once
+            return Table((0, 0), payloads=2)
+        return Table(tuple(range(len(self.decl.partition) + 2)), payloads=2)
 
     def position(self, key: str, value: Mapping[str, Any]) -> Position | None:
         decl = self.decl
@@ -81,18 +84,30 @@ class Index:
         """Entries of ``partition`` whose range value meets ``condition``, in order,
         strictly after the cursor position ``after`` (in the direction of travel), chunk
         by chunk (see :meth:`Table.segments`)."""
-        low, high = bounds(partition, condition)
-        if after is not None:
-            # ``(*after, LOW)`` / ``(*after, HIGH)`` sort just below / above the entry at
-            # ``after``, so that entry itself is excluded.
-            if descending and after < high:
-                high = (*after, LOW)
-            elif not descending and after > low:
-                low = (*after, HIGH)
+        low, high = span(partition, condition, after=after, descending=descending)
         return self.entries.segments(low, high, reverse=descending)
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+def span(
+    partition: tuple[Any, ...],
+    condition: Condition | None,
+    *,
+    after: Position | None = None,
+    descending: bool = False,
+) -> tuple[Position, Position]:
+    """The bounds of :meth:`Index.scan`: those of the range, narrowed past a cursor."""
+    low, high = bounds(partition, condition)
+    if after is not None:
+        # ``(*after, LOW)`` / ``(*after, HIGH)`` sort just below / above the entry at
+        # ``after``, so that entry itself is excluded.
+        if descending and after < high:
+            high = (*after, LOW)
+        elif not descending and after > low:
+            low = (*after, HIGH)
+    return low, high
 
 
 def bounds(partition: tuple[Any, ...], condition: Condition | None) -> tuple[Position, Position]:

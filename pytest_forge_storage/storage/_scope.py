@@ -67,6 +67,15 @@ class Scope:
         else:
             self._part.put(key, value, secret=secret, ttl=seconds)
 
+    def purge_expired(self) -> int:
+        """Delete now every item and record whose TTL has passed, and return how many.
+
+        Forge deletes expired data up to 48 hours late, and ``realism.expiry_lag`` keeps it
+        visible that long; this is the deletion happening now. On ``ForgeStorage`` it covers
+        every installation, on an ``Installation`` its own data.
+        """
+        return self._part.purge_expired(every_partition=self._installation is None)
+
     # -- usage ---------------------------------------------------------------------
     @property
     def usage(self) -> Usage:
