@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import AUTH, BASE, Client
 
 if TYPE_CHECKING:
-    from conftest import Clock
+    from tests.realism._support import Clock
 
 GRACE = 60.0
 TTL = {"ttl": {"value": 1, "unit": "SECONDS"}}

@@ -18,7 +18,7 @@ from pytest_forge_storage._realism import Realism, write_lags
 from tests.conftest import AUTH, BASE, Client
 
 if TYPE_CHECKING:
-    from conftest import Clock
+    from tests.realism._support import Clock
 
 GRAPHQL = "https://api.atlassian.com/graphql"
 LAG = 2.0
