@@ -13,7 +13,6 @@ import json
 import pytest
 import responses
 from forge_settings_service import StorageError
-from responses import matchers
 
 GRAPHQL_URL = "https://api.atlassian.com/graphql"
 ANN = "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077"
@@ -232,14 +231,9 @@ ME_QUERY = "query { me { user { accountId } } }"
 
 @responses.activate
 def test_me_goes_to_the_tests_own_mock_and_storage_to_the_fake(forge_storage, client, headers):
-    # The fake sits in responses' default mock too: register only the document you mock.
-    # Without the matcher, this route would also match the storage requests to /graphql.
-    responses.add(
-        responses.POST,
-        GRAPHQL_URL,
-        json={"data": {"me": {"user": {"accountId": ANN}}}},
-        match=[matchers.json_params_matcher({"query": ME_QUERY})],
-    )
+    # The fake serves the storage documents before responses sees them, so this route (no
+    # matcher needed) only ever gets the `me` query.
+    responses.add(responses.POST, GRAPHQL_URL, json={"data": {"me": {"user": {"accountId": ANN}}}})
     forge_storage.kvs[f"prefs:{ANN}"] = {"language": "de"}
 
     response = client.get(
@@ -256,9 +250,9 @@ def test_me_goes_to_the_tests_own_mock_and_storage_to_the_fake(forge_storage, cl
     assert [(c.api, c.operation, c.key) for c in forge_storage.calls] == [
         ("graphql", "get", f"prefs:{ANN}")
     ]
-    # `me` went out with the user's token. (responses.calls lists the storage request too:
-    # the fake serves it through the default mock.)
-    (me,) = [c for c in responses.calls if json.loads(c.request.body)["query"] == ME_QUERY]
+    # `me` went out with the user's token, and it is all responses saw.
+    (me,) = responses.calls
+    assert json.loads(me.request.body) == {"query": ME_QUERY}
     assert me.request.headers["Authorization"] == "Bearer user-token"
 
 
@@ -271,8 +265,8 @@ def atlassian_api():
 
 def test_me_goes_to_a_mock_started_before_the_fake(atlassian_api, forge_storage, client, headers):
     # `atlassian_api` comes before `forge_storage` in the arguments, so pytest starts the
-    # test's mock first and the fake on top of it: the fake serves the storage documents
-    # and hands everything else down to the mock. No matcher is needed then.
+    # test's mock first; either order works: the fake serves the storage documents and hands
+    # everything else down to the mock.
     atlassian_api.post(GRAPHQL_URL, json={"data": {"me": {"user": {"accountId": BOB}}}})
 
     response = client.get(
