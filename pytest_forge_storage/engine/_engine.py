@@ -192,8 +192,12 @@ class Engine(EntityOperations):
                 }
             return data
 
-    def restore(self, data: Mapping[str, Any], *, replace: bool = True) -> None:
+    def restore(
+        self, data: Mapping[str, Any], *, replace: bool = True, owned: bool = False
+    ) -> None:
         """Load ``data`` (all or nothing); with ``replace`` the stores are emptied first.
+        ``owned``: the caller hands ``data`` over (parsed from a file just now), so its
+        values are stored as they are, not copied.
 
         On the engine, ``data["installations"]`` maps installation keys to their own data;
         their partitions are made as needed, and with ``replace`` the partitions it does
@@ -202,21 +206,28 @@ class Engine(EntityOperations):
         from ._snapshot import check_installations, restore
 
         with self.lock:
-            parts = check_installations(data) if self._root is None else {}
+            checked = self._root is None  # check_installations validates every section
+            parts = check_installations(data) if checked else {}
             if not parts and "installations" not in data and not (replace and self._partitions):
-                restore(self, data, replace=replace)
+                restore(self, data, replace=replace, checked=checked, owned=owned)
                 return
             before = self.snapshot()
             existed = set(self._partitions)
             try:
                 own = {k: v for k, v in data.items() if k != "installations"}
-                restore(self, own, replace=replace)
+                restore(self, own, replace=replace, checked=checked, owned=owned)
                 for key, part in self.partitions().items():
                     if replace and key not in parts:
                         part.reset()
                 for key, section in parts.items():
                     try:
-                        restore(self.partition(key), section, replace=replace)
+                        restore(
+                            self.partition(key),
+                            section,
+                            replace=replace,
+                            checked=checked,
+                            owned=owned,
+                        )
                     except (TypeError, ValueError, ForgeStorageError) as exc:
                         raise _located(exc, f"data['installations'][{key!r}]") from None
             except BaseException:

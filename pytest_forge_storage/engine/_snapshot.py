@@ -51,13 +51,23 @@ class DataShapeError(ForgeStorageError, TypeError, ValueError):
         super().__init__("BAD_REQUEST", message)
 
 
-def restore(engine: Engine, data: Mapping[str, Any], *, replace: bool = True) -> None:
+def restore(
+    engine: Engine,
+    data: Mapping[str, Any],
+    *,
+    replace: bool = True,
+    checked: bool = False,
+    owned: bool = False,
+) -> None:
     """Load ``data``; with ``replace`` the stores are emptied first. All or nothing: the whole
     shape is checked (:func:`validate`), then every item is checked and built, and only then
     does anything change, in one sorted build per store (a bulk load: 100k items cost a few
-    times ``json.loads`` of the same file)."""
-    validate(data)
-    staged = _stage(engine, data, replace)
+    times ``json.loads`` of the same file). ``checked``: the caller has run :func:`validate`
+    (through :func:`check_installations`), so it is not run twice; ``owned``: the values are
+    the engine's to keep (checked, not copied)."""
+    if not checked:
+        validate(data)
+    staged = _stage(engine, data, replace, owned)
     if replace:
         engine.reset()
     for secret, items in staged.namespaces:
@@ -82,8 +92,11 @@ def validate(data: Any) -> None:
     present: dict[str, Any] = {}
     for section in ("kvs", "secrets"):
         values = _mapping(data, section, f"data[{section!r}]")
-        for key in values:
-            _valid(validate_key, key, f"data[{section!r}]")
+        try:
+            for key in values:
+                validate_key(key)
+        except ForgeStorageError as exc:
+            raise _placed(exc, f"data[{section!r}]") from None
         present[section] = values
     entities = _mapping(data, "entities", "data['entities']")
     for name, records in entities.items():
@@ -92,7 +105,10 @@ def validate(data: Any) -> None:
         if not isinstance(records, Mapping):
             raise DataShapeError(f"{where} must be a dict of key -> record, not {_kind(records)}")
         for key, record in records.items():
-            _valid(lambda k: validate_key(k, entity=True), key, where)
+            try:
+                validate_key(key, entity=True)
+            except ForgeStorageError as exc:
+                raise _placed(exc, where) from None
             if not isinstance(record, Mapping):
                 raise DataShapeError(
                     f"{where}[{key!r}] must be a dict of attributes, not {_kind(record)}"
@@ -124,26 +140,32 @@ def _check_times(
     meta: Mapping[str, Any], items: Mapping[str, Any], where: str, data_where: str
 ) -> None:
     for key, times in meta.items():
-        at = f"{where}[{str(key)[:100]!r}]"
+        # The place is spelt out only for an error: this loop meets every item of a dump.
         if key not in items:
-            raise DataShapeError(f"{at} describes no item in {data_where}")
+            raise DataShapeError(f"{_item_at(where, key)} describes no item in {data_where}")
         if not isinstance(times, Mapping):
             raise DataShapeError(
-                f"{at} must be a dict like {{'createdAt': 1780272000000}}, not {_kind(times)}"
+                f"{_item_at(where, key)} must be a dict like {{'createdAt': 1780272000000}}, "
+                f"not {_kind(times)}"
             )
         for field, value in times.items():
-            if field not in _TIME_FIELDS:
-                raise DataShapeError(
-                    f"{at}: unknown field {str(field)[:100]!r}; use {', '.join(_TIME_FIELDS)}"
-                )
             if field == "expireTime":
                 if value is not None:
-                    _check_iso(value, f"{at}['expireTime']")
-            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    _check_iso(value, f"{_item_at(where, key)}['expireTime']")
+            elif field not in _TIME_FIELDS:
                 raise DataShapeError(
-                    f"{at}[{field!r}] must be epoch milliseconds (an integer >= 0), not "
-                    f"{_kind(value)}"
+                    f"{_item_at(where, key)}: unknown field {str(field)[:100]!r}; use "
+                    f"{', '.join(_TIME_FIELDS)}"
                 )
+            elif value.__class__ is not int or value < 0:  # bool is not int here
+                raise DataShapeError(
+                    f"{_item_at(where, key)}[{field!r}] must be epoch milliseconds (an integer "
+                    f">= 0), not {_kind(value)}"
+                )
+
+
+def _item_at(where: str, key: Any) -> str:
+    return f"{where}[{str(key)[:100]!r}]"
 
 
 def _check_iso(value: Any, where: str) -> None:
@@ -188,7 +210,7 @@ class _Staged:
         self.entities: list[tuple[EntityStore, dict[str, Item]]] = []
 
 
-def _stage(engine: Engine, data: Mapping[str, Any], replace: bool) -> _Staged:
+def _stage(engine: Engine, data: Mapping[str, Any], replace: bool, owned: bool) -> _Staged:
     """Every item of ``data`` checked and built, in the order a one-by-one load would meet
     them (so the first error is the same); nothing is stored yet.
 
@@ -206,13 +228,14 @@ def _stage(engine: Engine, data: Mapping[str, Any], replace: bool) -> _Staged:
         fresh = stamps(now, now, None)
         items: dict[str, Item] = {}
         for key, value in values.items():
-            with _at(f"data[{section!r}][{key!r}]"):
-                stored = stored_value(value, max_bytes=max_bytes)
+            try:
+                stored = stored_value(value, max_bytes=max_bytes, trusted=owned)
+            except ForgeStorageError as exc:
+                raise _placed(exc, f"data[{section!r}][{key!r}]") from None
             previous = None if replace else store.live(key, now)
             if key in times:
                 created = previous.created_ms if previous is not None else now
-                where = f"data[{section!r}][{key!r}]"
-                stamp = _stamp(times[key], created or now, now, where, stamps)
+                stamp = _stamp(times[key], created or now, now, stamps, (section, key))
             elif previous is not None:
                 stamp = stamps(previous.created_ms, now, None)
             else:
@@ -231,11 +254,12 @@ def _stage(engine: Engine, data: Mapping[str, Any], replace: bool) -> _Staged:
                     entity = engine.entity_store(name)
                 decl, stamps = entity.decl, entity.stamps
                 fresh = stamps(now, now, None)
-            where = f"data['entities'][{name!r}][{key!r}]"
-            with _at(where):
-                stored = stored_entity_value(decl, value)
+            try:
+                stored = stored_entity_value(decl, value, trusted=owned)
+            except ForgeStorageError as exc:
+                raise _placed(exc, f"data['entities'][{name!r}][{key!r}]") from None
             if key in times:  # the record's own times; a missing createdAt is now
-                stamp = _stamp(times[key], now, None, where, stamps)
+                stamp = _stamp(times[key], now, None, stamps, ("entities", name, key))
             else:
                 previous = None if replace else entity.live(key, now)
                 stamp = fresh if previous is None else stamps(previous.created_ms, now, None)
@@ -257,20 +281,31 @@ def _at(where: str) -> Iterator[None]:
     try:
         yield
     except ForgeStorageError as exc:
-        raise ForgeStorageError(exc.code, f"{where}: {exc.message}", exc.status) from None
+        raise _placed(exc, where) from None
+
+
+def _placed(exc: ForgeStorageError, where: str) -> ForgeStorageError:
+    """``exc`` with the place in the data it is about in front of its message."""
+    return ForgeStorageError(exc.code, f"{where}: {exc.message}", exc.status)
 
 
 def _stamp(
-    times: Mapping[str, Any], created: int, updated: int | None, where: str, stamps: Stamps
+    times: Mapping[str, Any],
+    created: int,
+    updated: int | None,
+    stamps: Stamps,
+    place: tuple[str, ...],
 ) -> Stamp:
     """The times of a ``metadata`` entry; a missing ``createdAt`` is ``created``, a missing
-    ``updatedAt`` is ``updated`` (``None``: the ``createdAt``)."""
+    ``updatedAt`` is ``updated`` (``None``: the ``createdAt``). ``place`` is the item's path
+    in the data (``("kvs", key)``, ``("entities", name, key)``), for an error only."""
     try:
         created = int(times.get("createdAt", created))
         updated = int(times.get("updatedAt", created if updated is None else updated))
         expire = times.get("expireTime")
         expire_ms = _parse_iso(expire) if expire is not None else None
     except (TypeError, ValueError) as exc:
+        where = "data" + "".join(f"[{part!r}]" for part in place)
         raise ForgeStorageError("BAD_REQUEST", f"metadata of {where} is invalid: {exc}") from None
     return stamps(created, updated, expire_ms)
 

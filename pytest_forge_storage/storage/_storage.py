@@ -275,7 +275,9 @@ class ForgeStorage(Scope):
                 raise ForgeStorageError(
                     "BAD_REQUEST", f"{os.fspath(path)}: not JSON: {exc}"
                 ) from None
-        self.restore(data)
+        plain, details = self._split(data)
+        self._engine.restore(plain, owned=True)  # parsed here: nobody else holds the values
+        self._register(details)
 
     def __repr__(self) -> str:
         state = "active" if self.active else "inactive"

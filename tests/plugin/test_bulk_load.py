@@ -225,3 +225,26 @@ def test_load_of_a_dump_restores_expired_and_live_ttls(
             "expireTime": "2026-06-01T01:00:00.000Z",
         }
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "message"),
+    [
+        ('{"kvs": {"k": NaN}}', "BAD_REQUEST", "data['kvs']['k']: "),
+        ('{"kvs": {"k": 1, "n": null}}', "BAD_REQUEST", "data['kvs']['n']: Value cannot be null"),
+        ('{"kvs": {"k": ' + "[" * 40 + "]" * 40 + "}}", "MAX_DEPTH", "data['kvs']['k']: "),
+        ('{"entities": {"employee": {"e": {"age": "old"}}}}', "INVALID_ENTITY_VALUE",
+         "data['entities']['employee']['e']: "),
+    ],
+)  # fmt: skip
+def test_load_checks_every_value_of_the_file_it_parses(
+    storage: ForgeStorage, tmp_path: Path, text: str, code: str, message: str
+) -> None:
+    # load() stores the values json.load made without copying them: they are still checked
+    storage.kvs["kept"] = True
+    path = tmp_path / "store.json"
+    path.write_text(text)
+    with pytest.raises(ForgeStorageError) as excinfo:
+        storage.load(path)
+    assert (excinfo.value.code, excinfo.value.message[: len(message)]) == (code, message)
+    assert dict(storage.kvs) == {"kept": True}
