@@ -246,7 +246,7 @@ def graphql_rows(config: Config) -> list[Row]:
             "us",
             "REST get via httpx.Client (fake)",
             us(median(samples["baseline"])),
-            at_most(1.5),
+            at_most(1.2),
             samples=samples,
         )
     ]

@@ -90,7 +90,8 @@ class Document:
     """One query text: its AST (or syntax error), operations and, lazily, validation."""
 
     __slots__ = (
-        "_errors", "_selections", "ast", "fragments", "operations", "source", "syntax_error",
+        "_errors", "_selections", "ast", "fragments", "operations", "plans", "source",
+        "syntax_error",
     )  # fmt: skip
 
     def __init__(self, source: str) -> None:
@@ -100,6 +101,8 @@ class Document:
         self.fragments: dict[str, FragmentDefinitionNode] = {}
         self._selections: dict[str | None, Selection] = {}
         self._errors: dict[int, list[GraphQLError]] = {}
+        #: Execution plans by operation name (protocol/_graphql_plan.py), compiled once.
+        self.plans: dict[str | None, object] = {}
         try:
             self.ast: DocumentNode | None = parse(source)
         except GraphQLError as exc:
