@@ -44,7 +44,7 @@ def loads(raw: bytes) -> Any:
     if text.startswith(_BOM):
         text = text[1:]
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        data = _DECODER.decode(text)
     except RecursionError:
         raise ForgeStorageError("MAX_DEPTH") from None
     except ValueError as exc:  # JSONDecodeError, and int literals over the digit limit
@@ -65,6 +65,10 @@ def _finite_float(literal: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"the number {literal[:40]} is out of range")
     return number
+
+
+#: ``json.loads(text, parse_constant=..., parse_float=...)`` makes one of these per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def _reject_lone_surrogates(data: Any) -> None:
