@@ -28,6 +28,7 @@ if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a
     sys.path.insert(0, str(HERE))
 
 import _aiohttp  # noqa: E402 - after the path set-up above
+import _guard  # noqa: E402
 import _installations  # noqa: E402
 import _invocations  # noqa: E402 - after the path set-up above
 import _lag  # noqa: E402
@@ -45,6 +46,7 @@ GROUPS: dict[str, Callable[[Config], list[Row]]] = {
     "httpx": _served.httpx_rows,
     "httpx-async": _served.httpx_async_rows,
     "aiohttp": _aiohttp.aiohttp_rows,
+    "guard": _guard.guard_rows,
     "graphql": _served.graphql_rows,
     "moto": _served.moto_rows,
     "activation": _startup.activation_rows,

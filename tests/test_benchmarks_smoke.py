@@ -77,6 +77,7 @@ def test_list_names_every_group() -> None:
         "httpx",
         "httpx-async",
         "aiohttp",
+        "guard",
         "graphql",
         "moto",
         "activation",
