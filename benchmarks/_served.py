@@ -116,7 +116,7 @@ def requests_rows(config: Config) -> list[Row]:
             }
             samples = paired(sides, config)
             rows.append(
-                _rows("requests", "requests", operation, samples, "bare responses callback", 1.15)
+                _rows("requests", "requests", operation, samples, "bare responses callback", 1.05)
             )
     return rows
 
@@ -164,7 +164,7 @@ def httpx_rows(config: Config) -> list[Row]:
             }
             samples = paired(sides, config)
             rows.append(
-                _rows("httpx", "httpx.Client", operation, samples, "bare respx route (sync)", 1.3)
+                _rows("httpx", "httpx.Client", operation, samples, "bare respx route (sync)", 0.65)
             )
     return rows
 
@@ -207,7 +207,7 @@ def httpx_async_rows(config: Config) -> list[Row]:
                     operation,
                     samples,
                     "bare respx route (async)",
-                    1.3,
+                    0.65,
                 )
             )
     finally:
