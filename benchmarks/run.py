@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # run as a script from anywhere, or imported by a test
@@ -101,7 +102,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="after the table, profile the fake's side (cProfile) of the failed rows, or of "
         "the named groups",
     )
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write the run as JSON (docs/performance.md describes the format)",
+    )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="FILE",
+        help="print the report of a run saved with --json, without running anything",
+    )
     parser.add_argument("--list", action="store_true", help="list the groups and exit")
     args = parser.parse_args(argv)
     chosen = [name.strip() for value in args.only for name in value.split(",") if name.strip()]
@@ -197,10 +209,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(GROUPS))
         return 0
+    if args.render is not None:
+        print(render(json.loads(args.render.read_text())))
+        return 0
     config = Config.make(args.quick)
     started = time.perf_counter()
+    machine = machine_info(config)
     print("pytest-forge-storage benchmarks")
-    print("\n".join(machine_info(config)))
+    print("\n".join(machine))
     print(flush=True)
     rows: list[Row] = []
     crashed: list[str] = []
@@ -225,7 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     if crashed:
         print(f"crashed groups: {', '.join(crashed)}")
     if args.json is not None:
-        args.json.write_text(json.dumps([_as_json(row) for row in rows], indent=2) + "\n")
+        document = {
+            "format": JSON_FORMAT,
+            "machine": machine,
+            "rows": [_as_json(row) for row in rows],
+            "summary": summary,
+            "wall_seconds": round(elapsed, 1),
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
     if args.profile:
         import _profile
 
@@ -239,6 +262,32 @@ def main(argv: list[str] | None = None) -> int:
     if crashed:
         return 2
     return 1 if args.strict and failed else 0
+
+
+#: The version of the ``--json`` document; it changes only when a field changes meaning.
+JSON_FORMAT = 1
+
+
+def render(document: dict[str, Any]) -> str:
+    """The report of a ``--json`` document as the run printed it: machine lines, the table,
+    the summary (what docs/performance.md shows)."""
+    if document.get("format") != JSON_FORMAT:
+        raise SystemExit(f"--render: not a format-{JSON_FORMAT} benchmark document")
+    rows = [
+        Row(
+            item["group"], item["figure"], item["value"], item["unit"], item["baseline"] or "",
+            item["baseline_value"], None, budget_text=item["budget"] or "-",
+            note=item["note"] or "", ratio_override=item["ratio"],
+            verdict=None if item["status"] == "report" else item["status"] == "PASS",
+        )
+        for item in document["rows"]
+    ]  # fmt: skip
+    for row, item in zip(rows, document["rows"], strict=True):
+        if item["status"] == "SKIP":
+            row.value = None
+    lines = [*document["machine"], "", table(rows), "", f"{document['summary']}; wall time "
+             f"{document['wall_seconds']} s"]  # fmt: skip
+    return "\n".join(lines)
 
 
 def _as_json(row: Row) -> dict[str, object]:

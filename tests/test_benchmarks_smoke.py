@@ -50,7 +50,10 @@ def test_quick_run_prints_one_table_with_a_result_per_row(tmp_path: Path) -> Non
         "Budget",
         "Result",
     ]
-    rows = json.loads(out.read_text())
+    document = json.loads(out.read_text())
+    assert document["format"] == 1
+    assert document["machine"][0].startswith("Python ")
+    rows = document["rows"]
     assert {row["group"] for row in rows} == set(GROUPS.split(","))
     figures = {row["figure"] for row in rows}
     assert "REST get via httpx.Client" in figures
@@ -66,6 +69,16 @@ def test_quick_run_prints_one_table_with_a_result_per_row(tmp_path: Path) -> Non
     assert all(row["baseline"] == "bare respx route (sync)" for row in served)
     assert all(row["budget"] == "<= 0.65x" and row["ratio"] > 0 for row in served)
     assert "wall time" in text
+
+    # --render prints the same report again from the file, without running anything
+    again = run("--render", str(out))
+    assert again.returncode == 0, again.stderr
+    printed = [line.rstrip() for line in text.splitlines() if "|" in line]
+    rendered = [line.rstrip() for line in again.stdout.splitlines() if "|" in line]
+    assert [line.split("|")[1:] for line in rendered] == [
+        line.split("|")[1:] for line in printed
+    ]  # every cell but the figure's indent
+    assert document["summary"] in again.stdout
 
 
 def test_list_names_every_group() -> None:
