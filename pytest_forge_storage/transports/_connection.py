@@ -7,9 +7,10 @@ A connection is in one state at a time (:data:`READ` … :data:`LINGER`, drawn i
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._http11 import Http11, Refusal
+from ._http11 import Http11, Refusal, Request
 
 READ, WORK, WRITE, HOLD, LINGER = "read", "work", "write", "hold", "linger"
 
@@ -42,3 +43,5 @@ class Connection:
 #: ``linger`` (answered; the connection must close), ``receive`` (answered; the next request
 #: is already buffered).
 Handback = tuple[Connection, str, "bytes | float | Refusal"]
+#: How the loop hands a complete request to the server (on a worker).
+Serve = Callable[[Connection, Request], None]

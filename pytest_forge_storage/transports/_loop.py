@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._connection import HOLD, LINGER, READ, WORK, WRITE, Connection, Handback, Limits
+from ._connection import HOLD, LINGER, READ, WORK, WRITE, Connection, Handback, Limits, Serve
 from ._http11 import Http11, PeerClosed, Refusal, Request, refusal_bytes
 from ._keepalive import next_request
 
@@ -46,9 +46,6 @@ _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.E
 #: How long a closing connection may keep sending before it is closed anyway (seconds).
 LINGER_SECONDS = 2.0
 _ACCEPT_PAUSE = (0.05, 1.0)  # first and longest pause after an EMFILE
-
-
-Serve = Callable[[Connection, Request], None]
 
 
 class Loop:
