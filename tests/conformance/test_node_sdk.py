@@ -11,6 +11,7 @@ fails. Skipped only when ``node`` or ``npm`` is missing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -45,21 +46,31 @@ def _lock_digest() -> str:
 
 @pytest.fixture(scope="session")
 def node_modules() -> Path:
-    """``npm ci`` once, and only when node_modules is missing or the lock file changed."""
+    """``npm ci`` once, and only when node_modules is missing or the lock file changed.
+
+    Session scope is per xdist worker: the cases run on several workers at once, so the
+    install is done under a file lock, by whichever worker comes first (``npm ci`` deletes
+    ``node_modules`` before it fills it again, so two at once break each other).
+    """
     digest = _lock_digest()
-    if STAMP.is_file() and STAMP.read_text().strip() == digest:
-        return NODE_DIR / "node_modules"
-    assert NPM is not None
-    result = subprocess.run(
-        [NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=NODE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"npm ci failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    STAMP.write_text(digest + "\n")
+    with open(NODE_DIR / ".npm-ci.lock", "w") as lock:
+        with contextlib.suppress(ImportError):  # no fcntl on Windows: no workers to race
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if STAMP.is_file() and STAMP.read_text().strip() == digest:
+            return NODE_DIR / "node_modules"
+        assert NPM is not None
+        result = subprocess.run(
+            [NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"npm ci failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        STAMP.write_text(digest + "\n")
     return NODE_DIR / "node_modules"
 
 
