@@ -17,11 +17,11 @@ __all__ = [
 from typing import TYPE_CHECKING, Any
 
 from ._errors import BlockedRequestError, ForgeStorageError
-from .router._calls import StorageCall
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .router import StorageCall
     from .server import ForgeStorageServer
     from .storage import ForgeStorage, Installation, Invocation, mock_forge_storage
 
@@ -32,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from . import storage
 
         return getattr(storage, name)
+    if name == "StorageCall":
+        from .router import StorageCall
+
+        return StorageCall
     if name == "ForgeStorageServer":
         from .server import ForgeStorageServer
 

@@ -216,6 +216,26 @@ def test_plugin_import_loads_nothing_heavy() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_plugin_import_loads_only_the_shell_and_the_base_errors() -> None:
+    # Every pytest run pays this import: the engine, router and transports wait for a test
+    # that uses the fake (0.1.0's own share was 4.8 ms; a router import made it 31 ms).
+    script = (
+        "import sys, pytest_forge_storage.plugin\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pytest_forge_storage')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert eval(out.stdout) == [
+        "pytest_forge_storage",
+        "pytest_forge_storage._codes",
+        "pytest_forge_storage._errors",
+        "pytest_forge_storage._setup",
+        "pytest_forge_storage.plugin",
+    ]
+    names = "from pytest_forge_storage import StorageCall, ForgeStorage, Installation; print('ok')"
+    done = subprocess.run([sys.executable, "-c", names], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
 def test_a_users_own_requests_mock_block_needs_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         HEADER
