@@ -17,6 +17,7 @@ from ._items import Item
 from ._plain import copy_of, plain_copy
 from ._schema import EntityDecl, declare
 from ._snapshot import SECTIONS as DATA_SECTIONS
+from ._snapshot import gc_paused
 from ._validation import depth_of, encoded_size, validate_entity_name, validate_key
 from ._values import accepts, check_value
 
@@ -33,6 +34,7 @@ __all__ = [
     "depth_of",
     "encode_cursor",
     "encoded_size",
+    "gc_paused",
     "plain_copy",
     "validate_entity_name",
     "validate_key",

@@ -203,9 +203,9 @@ class Engine(EntityOperations):
         their partitions are made as needed, and with ``replace`` the partitions it does
         not name are emptied too.
         """
-        from ._snapshot import check_installations, restore
+        from ._snapshot import check_installations, gc_paused, restore
 
-        with self.lock:
+        with self.lock, gc_paused():
             checked = self._root is None  # check_installations validates every section
             parts = check_installations(data) if checked else {}
             if not parts and "installations" not in data and not (replace and self._partitions):

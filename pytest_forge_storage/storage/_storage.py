@@ -14,7 +14,7 @@ from pytest_forge_storage._errors import ForgeStorageError
 from pytest_forge_storage._http import HttpRequest, RouterResult
 from pytest_forge_storage._operations import DEFAULT_BASE_URL
 from pytest_forge_storage._realism import Realism, parse_realism
-from pytest_forge_storage.engine import Engine
+from pytest_forge_storage.engine import Engine, gc_paused
 from pytest_forge_storage.router import Router
 
 from ._installation import Installation
@@ -268,7 +268,7 @@ class ForgeStorage(Scope):
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Replace the stored data with a JSON file written by :meth:`dump`."""
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh, gc_paused():  # json.load builds in bulk too
             try:
                 data = json.load(fh)
             except ValueError as exc:

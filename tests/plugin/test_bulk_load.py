@@ -248,3 +248,28 @@ def test_load_checks_every_value_of_the_file_it_parses(
         storage.load(path)
     assert (excinfo.value.code, excinfo.value.message[: len(message)]) == (code, message)
     assert dict(storage.kvs) == {"kept": True}
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(
+    storage: ForgeStorage, tmp_path: Path, enabled: bool
+) -> None:
+    # loads pause the cyclic collector while they build; a test's own choice survives them
+    import gc
+
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text('{"kvs": {"k": 1}}')
+    bad.write_text('{"kvs": {"k": null}}')
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        storage.load(good)
+        assert gc.isenabled() is enabled
+        with pytest.raises(ForgeStorageError):
+            storage.load(bad)
+        assert gc.isenabled() is enabled
+        storage.restore({"kvs": {"k": 2}})
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert dict(storage.kvs) == {"k": 2}
