@@ -128,7 +128,10 @@ class _Active:
     # -- what the doors ask --------------------------------------------------------------
     def claims(self, url: str) -> bool:
         """Whether ``url`` is on the Forge origin of an active fake."""
-        return any(entry.origins.claims(url) for entry in self.entries)
+        for entry in self.entries:  # a loop, not any(generator): every request asks this
+            if entry.origins.claims(url):
+                return True
+        return False
 
     def serve(self, request: HttpRequest) -> RouterResult:
         """The newest active fake's answer that claims and serves ``request``, or ``None``."""

@@ -124,7 +124,7 @@ class _ForgeTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
         wire = _wire(request)
-        retries, delays = _retries(self._inner), _delays()
+        retries, delays = -1, _delays()  # the transport's retries, read on the first fault
         while True:
             result = self._active.serve(wire)
             if result is None:
@@ -132,6 +132,8 @@ class _ForgeTransport(httpx.BaseTransport):
                     return self._inner.handle_request(request)
             if isinstance(result, HttpResponse):
                 return _response(result, request)
+            if retries < 0:
+                retries = _retries(self._inner)
             if result.error == "timeout" or retries <= 0:
                 raise _error(result, request)
             retries -= 1
@@ -146,7 +148,7 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
         wire = _wire(request)
-        retries, delays = _retries(self._inner), _delays()
+        retries, delays = -1, _delays()  # the transport's retries, read on the first fault
         while True:
             result = self._active.serve(wire)
             if result is None:
@@ -154,6 +156,8 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
                     return await self._inner.handle_async_request(request)
             if isinstance(result, HttpResponse):
                 return _response(result, request)
+            if retries < 0:
+                retries = _retries(self._inner)
             if result.error == "timeout" or retries <= 0:
                 raise _error(result, request)
             retries -= 1
