@@ -128,7 +128,7 @@ class _Active:
     # -- what the doors ask --------------------------------------------------------------
     def claims(self, url: str) -> bool:
         """Whether ``url`` is on the Forge origin of an active fake."""
-        for entry in self.entries:  # a loop, not any(generator): every request asks this
+        for entry in self.entries:  # noqa: SIM110 - a loop, not any(generator): every request asks
             if entry.origins.claims(url):
                 return True
         return False
