@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 from pytest_forge_storage._errors import ForgeStorageError
 
-from ._tokens import TokenRegistry
+from ._tokens import Lookup, TokenRegistry
 
 DEFAULT = "default"
 ENVIRONMENTS = ("production", "staging", "development")
@@ -159,10 +159,11 @@ class Installations:
             if not required:  # auth is off: no 401, but the token still picks the partition
                 return owner, None
             return owner, ForgeStorageError("UNAUTHORIZED", lookup.message)
-        return self._unknown(required, lookup.message)
+        return self._unknown(required, lookup)
 
-    def _unknown(self, required: bool, message: str | None = None) -> tuple[str, Any]:
+    def _unknown(self, required: bool, lookup: Lookup | None = None) -> tuple[str, Any]:
         if self.strict and required:
+            message = lookup.message if lookup is not None else None  # spelt out only here
             return DEFAULT, ForgeStorageError(
                 "UNAUTHORIZED",
                 (message or "Unauthorized: the credentials were not issued by this fake")

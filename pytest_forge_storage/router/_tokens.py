@@ -268,4 +268,8 @@ class TokenRegistry:
         owner = claims.get(INSTALLATION_CLAIM) if claims else None
         if isinstance(owner, str):
             return Lookup(None, "unknown", owner, foreign=True)
-        return Lookup(None, "unknown")
+        return _UNKNOWN  # 0.1's tokens take this path on every call: one shared answer
+
+
+#: What an unknown token that no fake of this process signed resolves to (immutable).
+_UNKNOWN = Lookup(None, "unknown")
