@@ -162,8 +162,12 @@ class Origins:
 def _egress_proxy() -> tuple[Address, str] | None:
     """The egress proxy's address and base path, when ``FORGE_EGRESS_PROXY_URL`` is set."""
     url = os.environ.get(EGRESS_PROXY_ENV)
-    if not url:
-        return None
+    return _parsed_proxy(url) if url else None
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_proxy(url: str) -> tuple[Address, str] | None:
+    """The variable is read per request (a test may set it at any time); its parse is not."""
     try:
         return parse_base_url(url)
     except ValueError:
