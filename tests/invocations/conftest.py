@@ -14,21 +14,13 @@ from urllib.response import addinfourl
 import pytest
 
 from pytest_forge_storage.router import _keys
+from tests._clock import KINDS, frozen
 from tests.invocations._support import START, Clock
 
 
-@pytest.fixture(params=["freezegun", "time-machine"])
+@pytest.fixture(params=KINDS)
 def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
-    if request.param == "freezegun":
-        import freezegun
-
-        with freezegun.freeze_time(START) as frozen:
-            yield Clock("freezegun", frozen)
-    else:
-        import time_machine
-
-        with time_machine.travel(START, tick=False) as traveller:
-            yield Clock("time-machine", traveller)
+    yield from frozen(request.param, START)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 REST = "https://api.atlassian.com/forge/storage/kvs/v1/"
@@ -75,20 +75,6 @@ class Door:
 
         got = anyio.run(send)
         return Answer(got.status_code, got.text, got.json() if got.content else None)
-
-
-class Clock:
-    """The test's clock frozen at :data:`START`, under freezegun or time-machine."""
-
-    def __init__(self, kind: str, freezer: Any) -> None:
-        self.kind = kind
-        self._freezer = freezer
-
-    def advance(self, delta: timedelta) -> None:
-        if self.kind == "freezegun":
-            self._freezer.tick(delta)
-        else:
-            self._freezer.shift(delta)
 
 
 # -- GraphQL documents, in the shapes @forge/storage sends (tests/protocol has them verbatim) --

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.multitenant._doors import START, Clock, Door
+from tests._clock import KINDS, Clock, frozen
+from tests.multitenant._doors import START, Door
 
 
 @pytest.fixture(params=["requests", "httpx", "httpx-async"])
@@ -34,15 +35,6 @@ def employee(forge_storage: Any) -> str:
     return "employee"
 
 
-@pytest.fixture(params=["freezegun", "time-machine"])
+@pytest.fixture(params=KINDS)
 def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
-    if request.param == "freezegun":
-        import freezegun
-
-        with freezegun.freeze_time(START) as frozen:
-            yield Clock("freezegun", frozen)
-    else:
-        import time_machine
-
-        with time_machine.travel(START, tick=False) as traveller:
-            yield Clock("time-machine", traveller)
+    yield from frozen(request.param, START)

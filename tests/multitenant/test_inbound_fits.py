@@ -15,7 +15,8 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.multitenant._doors import REST, USER, Clock, bearer
+from tests._clock import Clock
+from tests.multitenant._doors import REST, USER, bearer
 
 PROD_JWKS = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
 STAGING_JWKS = "https://forge.cdn.stg.atlassian-dev.net/.well-known/jwks.json"

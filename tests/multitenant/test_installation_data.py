@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from pytest_forge_storage import ForgeStorage, ForgeStorageError, mock_forge_storage
-from tests.multitenant._doors import REST, Clock, bearer
+from tests._clock import Clock
+from tests.multitenant._doors import REST, bearer
 
 
 def seeded(employee: bool = True) -> ForgeStorage:

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.multitenant._doors import GET, Clock, Door
+from tests._clock import Clock
+from tests.multitenant._doors import GET, Door
 
 
 def expired(inst: Any, when: str) -> tuple[int, str, str]:

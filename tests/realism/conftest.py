@@ -6,18 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests._clock import KINDS, frozen
 from tests.realism._support import START, Clock
 
 
-@pytest.fixture(params=["freezegun", "time-machine"])
+@pytest.fixture(params=KINDS)
 def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
-    if request.param == "freezegun":
-        import freezegun
-
-        with freezegun.freeze_time(START) as frozen:
-            yield Clock("freezegun", frozen)
-    else:
-        import time_machine
-
-        with time_machine.travel(START, tick=False) as traveller:
-            yield Clock("time-machine", traveller)
+    yield from frozen(request.param, START)

@@ -120,3 +120,15 @@ def prepare(storage: Any) -> Any:
     except ForgeStorageError:  # not declared yet
         storage.define_entity(ENTITY, ENTITY_ATTRIBUTES, ENTITY_INDEXES)
     return storage
+
+
+#: The manifest of the ``--db`` tests (in process and as a subprocess): one entity, ``task``.
+DURABLE_MANIFEST = """
+app:
+  id: ari:cloud:ecosystem::app/00000000-0000-4000-8000-000000000000
+  storage:
+    entities:
+      - name: task
+        attributes:
+          n: {type: integer}
+"""

@@ -17,17 +17,9 @@ import requests
 from freezegun import freeze_time
 
 from pytest_forge_storage import ForgeStorageServer
+from tests.reliability._support import DURABLE_MANIFEST as MANIFEST
 
 REST = "/forge/storage/kvs/v1/"
-MANIFEST = """
-app:
-  id: ari:cloud:ecosystem::app/00000000-0000-4000-8000-000000000000
-  storage:
-    entities:
-      - name: task
-        attributes:
-          n: {type: integer}
-"""
 
 
 @pytest.fixture

@@ -19,19 +19,12 @@ from typing import Any
 import pytest
 import requests
 
+from tests.reliability._support import DURABLE_MANIFEST as MANIFEST
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
 AUTH = {"Authorization": "Bearer t"}
 REST = "/forge/storage/kvs/v1/"
-MANIFEST = """
-app:
-  id: ari:cloud:ecosystem::app/00000000-0000-4000-8000-000000000000
-  storage:
-    entities:
-      - name: task
-        attributes:
-          n: {type: integer}
-"""
 
 
 class Server:

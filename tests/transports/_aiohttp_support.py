@@ -9,13 +9,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-import pytest
 
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, TransportFault
 from pytest_forge_storage.transports._aiohttp import AiohttpInterceptor
@@ -72,19 +69,6 @@ def started(interceptor: AiohttpInterceptor) -> Iterator[AiohttpInterceptor]:
         yield interceptor
     finally:
         interceptor.stop()
-
-
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refuse to resolve any host but loopback: a request that leaks fails, loudly."""
-    real_getaddrinfo = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in {"127.0.0.1", "localhost", "::1"}:
-            raise OSError(f"test tried to reach {name!r}: only loopback is allowed")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
 
 
 class _Echo(BaseHTTPRequestHandler):

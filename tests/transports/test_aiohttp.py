@@ -21,7 +21,7 @@ import pytest
 
 from pytest_forge_storage._http import TransportFault
 from pytest_forge_storage.transports._aiohttp import AiohttpInterceptor
-from tests.transports import _aiohttp_support
+from tests.transports import _aiohttp_support, _network
 from tests.transports._aiohttp_support import (
     AUTH,
     FORGE,
@@ -33,7 +33,7 @@ from tests.transports._aiohttp_support import (
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("loopback_only")]
-loopback_only = pytest.fixture(_aiohttp_support.loopback_only)
+loopback_only = pytest.fixture(_network.loopback_only)
 echo_server = pytest.fixture(scope="module")(_aiohttp_support.echo_server)
 
 ORIGINAL_REQUEST = vars(aiohttp.ClientSession)["_request"]

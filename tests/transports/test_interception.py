@@ -39,6 +39,7 @@ from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, 
 from pytest_forge_storage._operations import DEFAULT_BASE_URL
 from pytest_forge_storage.router import Origins
 from pytest_forge_storage.transports import Interception, _httpx, response_headers
+from tests.transports._network import loopback_only
 
 pytestmark = pytest.mark.anyio
 
@@ -98,17 +99,7 @@ def fake_handler(request: HttpRequest) -> RouterResult:
 # --- network guard and the real server -----------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_getaddrinfo = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in {"127.0.0.1", "localhost", "::1"}:
-            raise OSError(f"test tried to reach {name!r}: only loopback is allowed")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+_loopback_only = pytest.fixture(autouse=True)(loopback_only)
 
 
 class _Echo(BaseHTTPRequestHandler):
