@@ -83,8 +83,10 @@ took
 say "tests: the whole suite on $workers workers, random order (FORGE_TEST_SEED=$seed replays it)"
 rm -f .coverage .coverage.*
 status=0
-# --dist loadgroup keeps the Node cases on one worker (tests/conftest.py says why)
-coverage run -m pytest -q -n "$workers" --dist loadgroup -p randomly --randomly-seed="$seed" \
+# The default --dist load: --dist loadgroup keys work by node id, and schemathesis's 15 cases
+# of tests/reliability/test_fuzz_openapi.py share one, so it ran 2 of them (npm ci, which it
+# was for, runs under a file lock in tests/conformance/test_node_sdk.py).
+coverage run -m pytest -q -n "$workers" -p randomly --randomly-seed="$seed" \
     ${ignore_node[@]+"${ignore_node[@]}"} || status=$?
 if [ "$status" -ne 0 ]; then
     echo "tests failed (pytest exit $status); replay this order: FORGE_TEST_SEED=$seed bash scripts/test.sh"

@@ -23,7 +23,6 @@ COMPAT_DIRS = frozenset({"transports", "plugin", "invocations"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
         try:
             top = item.path.relative_to(HERE).parts[0]
@@ -31,10 +30,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if top in COMPAT_DIRS:
             item.add_marker(pytest.mark.compat)
-        if top == "conformance" and xdist:
-            # The Node cases share one node_modules, installed by a per-process session
-            # fixture (npm ci): on one worker, npm never runs twice at once (--dist loadgroup).
-            item.add_marker(pytest.mark.xdist_group("node"))
 
 
 BASE = "https://api.atlassian.com/forge/storage/kvs/v1/"
