@@ -30,7 +30,7 @@ from typing import Any
 
 from pytest_forge_storage._errors import ForgeStorageError
 
-__all__ = ["dumps", "loads", "text"]
+__all__ = ["dumps", "loads", "quote", "text"]
 
 _BOM = "\ufeff"
 
@@ -101,6 +101,12 @@ def _undefined_as_null(value: Any) -> None:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+_c_quote = getattr(json.encoder, "c_encode_basestring", None)
+
+#: ``quote(name)``: a string as JSON text, quotes included (what :func:`text` writes for it).
+quote: Callable[[str], str] = _c_quote or json.encoder.py_encode_basestring
+
+
 def _make_text() -> Callable[[Any], str]:
     """The compact JSON text of an answer, with one C encoder made once and reused.
 
@@ -115,12 +121,11 @@ def _make_text() -> Callable[[Any], str]:
         separators=(",", ":"), ensure_ascii=False, default=_undefined_as_null
     ).encode
     make = getattr(json.encoder, "c_make_encoder", None)
-    quote = getattr(json.encoder, "c_encode_basestring", None)
-    if make is None or quote is None:  # pragma: no cover - PyPy, or CPython without _json
+    if make is None or _c_quote is None:  # pragma: no cover - PyPy, or CPython without _json
         return slow
     # c_make_encoder(markers, default, encoder, indent, key_separator, item_separator,
     # sort_keys, skipkeys, allow_nan): what JSONEncoder.iterencode passes (CPython 3.8-3.14)
-    chunks = make(None, _undefined_as_null, quote, None, ":", ",", False, False, True)
+    chunks = make(None, _undefined_as_null, _c_quote, None, ":", ",", False, False, True)
     join = "".join
 
     def text(data: Any) -> str:

@@ -164,10 +164,10 @@ def charge_for(
     if operation in WRITE_OPERATIONS:
         if request_bytes is not None:
             size = request_bytes
-        elif request.__class__ is bytes:
+        elif isinstance(request, (bytes, bytearray)):
             size = len(request)
         else:
-            size = compact_size(request)
+            size = _encoded_size(request)  # compact_size, one call less on every write
         return _new_charge(Charge, (0, size, 0, -(-size // UNIT_BYTES) or 1))
     if operation in READ_OPERATIONS:
         size = len(response) if response.__class__ is bytes else compact_size(response)

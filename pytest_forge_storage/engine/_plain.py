@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pytest_forge_storage import _limits
+from pytest_forge_storage._json_size import WORTH_REMEMBERING, remember
 
 _LEAVES = frozenset({str, int, float, bool, type(None)})
 _MAX_DEPTH = _limits.VALUE_MAX_DEPTH
@@ -136,9 +137,10 @@ def trusted_size(value: Any) -> int | None:
     # (brackets inside strings only make the count safer).
     if text.count("[") + text.count("{") > _MAX_DEPTH and _too_deep(value):
         return None
-    if text.isascii():
-        return len(text)
-    return len(text.encode("utf-8", "surrogatepass"))
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    if size >= WORTH_REMEMBERING:
+        remember(value, size)  # the meter charges the body holding it: no second encoding
+    return size
 
 
 def _too_deep(value: Any) -> bool:
