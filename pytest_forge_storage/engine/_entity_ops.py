@@ -25,7 +25,7 @@ from ._items import Item
 from ._options import SetOptions, get_fields, returned, seed_ttl_ms
 from ._schema import EntityDecl, declare
 from ._transaction import run_transaction
-from ._values import check_value
+from ._values import check_value, stored_entity_value
 
 if TYPE_CHECKING:
     from ._kvs import KvsStore
@@ -162,12 +162,14 @@ class EntityOperations:
         ttl: float | None = None,
         trusted: bool = False,
     ) -> None:
-        """Seed a record, validated exactly as ``entity/set``; ``ttl`` in seconds."""
+        """Seed a record, validated exactly as ``entity/set``; ``ttl`` in seconds. A value
+        that is not ``trusted`` is stored as a private copy (made in the walk that checks it),
+        so the caller may keep using its object."""
         with self.lock:
             store = self._entities.target(entity_name, key)
             ttl_ms = seed_ttl_ms(ttl)
-            check_value(store.decl, value, trusted=trusted)
-            store.write(key, value, now=now_ms(), ttl_ms=ttl_ms)
+            stored = stored_entity_value(store.decl, value, trusted=trusted)
+            store.write(key, stored, now=now_ms(), ttl_ms=ttl_ms)
             store.show_now(key)  # seeding is what was there already: no query lag
 
     def entity_remove(self, entity_name: str, key: str) -> None:

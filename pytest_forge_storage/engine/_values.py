@@ -98,6 +98,14 @@ def _check_attributes(decl: EntityDecl, value: dict[str, Any]) -> None:
                 "INVALID_ENTITY_VALUE",
                 f'Attribute "{attr}" is not declared for entity "{decl.name}"',
             )
+        # The common cases, decided without the regex or the calls of accepts(): a string
+        # whose first character is a letter or a digit is not blank, and an int in range.
+        cls = item.__class__
+        if cls is str:
+            if kind == "string" and item[:1].isalnum():
+                continue
+        elif cls is int and kind == "integer" and _limits.INT32_MIN <= item <= _limits.INT32_MAX:
+            continue
         if not accepts(kind, item):
             raise ForgeStorageError(
                 "INVALID_ENTITY_VALUE",
@@ -108,7 +116,11 @@ def _check_attributes(decl: EntityDecl, value: dict[str, Any]) -> None:
 
 def _check_index_size(decl: EntityDecl, index: IndexDecl, value: dict[str, Any]) -> None:
     assert index.range is not None
-    if index.range in value and _bytes(value[index.range]) > _limits.INDEX_RANGE_MAX_BYTES:
+    if (
+        index.range in value
+        and not _surely_within(value[index.range], _limits.INDEX_RANGE_MAX_BYTES)
+        and _bytes(value[index.range]) > _limits.INDEX_RANGE_MAX_BYTES
+    ):
         raise ForgeStorageError(
             "INVALID_ENTITY_VALUE",
             f'Attribute "{index.range}" of entity "{decl.name}" is the range of index '
@@ -119,13 +131,23 @@ def _check_index_size(decl: EntityDecl, index: IndexDecl, value: dict[str, Any])
         for attr in index.partition:
             if attr not in value:  # the record is not in this index
                 return
-            total += _bytes(value[attr])
+            part = value[attr]
+            total += len(part) if part.__class__ is str and part.isascii() else _bytes(part)
         if total > _limits.INDEX_PARTITION_MAX_BYTES:
             raise ForgeStorageError(
                 "INVALID_ENTITY_VALUE",
                 f'The partition values of index "{index.name}" of entity "{decl.name}" are '
                 f"{total} bytes, but at most {_limits.INDEX_PARTITION_MAX_BYTES} are allowed",
             )
+
+
+def _surely_within(value: Any, limit: int) -> bool:
+    """Whether ``value`` is certainly at most ``limit`` bytes, without measuring it: a string
+    takes at most 4 bytes per character, an int in a 32-bit range at most 11."""
+    cls = value.__class__
+    if cls is str:
+        return len(value) * 4 <= limit
+    return cls is int and limit >= 11 and _limits.INT32_MIN <= value <= _limits.INT32_MAX
 
 
 def _bytes(value: Any) -> int:

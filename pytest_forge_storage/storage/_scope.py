@@ -7,7 +7,6 @@ share seeding views, recorded calls, assertions and faults; this module has them
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -61,8 +60,7 @@ class Scope:
         if entity is not None and secret:
             raise ValueError("A value is either a secret or an entity record, not both")
         seconds = _ttl_seconds(ttl)
-        value = copy.deepcopy(value)
-        if entity is not None:
+        if entity is not None:  # both store a private copy, made in the walk that checks it
             self._part.entity_put(entity, key, value, ttl=seconds)
         else:
             self._part.put(key, value, secret=secret, ttl=seconds)

@@ -7,7 +7,6 @@ from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_forge_storage._errors import ForgeStorageError
-from pytest_forge_storage.engine import plain_copy
 
 if TYPE_CHECKING:
     from pytest_forge_storage.engine import Engine
@@ -83,11 +82,7 @@ class EntityView(MutableMapping[str, dict[str, Any]]):
         return copy.deepcopy(found["value"])
 
     def __setitem__(self, key: str, value: dict[str, Any]) -> None:
-        found = plain_copy(value)  # plain JSON: copied in the walk that checks it
-        if found is None:
-            self._engine.entity_put(self.name, key, copy.deepcopy(value))
-        else:
-            self._engine.entity_put(self.name, key, found[0], trusted=True)
+        self._engine.entity_put(self.name, key, value)  # stores a private copy
 
     def __delitem__(self, key: str) -> None:
         try:
