@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,8 @@ REJECTED: list[tuple[str, Any, str, str]] = [
     ("a tuple", (1, 2), "BAD_REQUEST", NOT_JSON.format("tuple")),
     ("a set in a dict", {"s": {1}}, "BAD_REQUEST", NOT_JSON.format("set")),
     ("bytes", [b"x"], "BAD_REQUEST", NOT_JSON.format("bytes")),
+    # copy.deepcopy cannot copy a lock: the rule must speak before any copy is attempted
+    ("a lock", {"held": threading.Lock()}, "BAD_REQUEST", NOT_JSON.format("lock")),
     ("an int key", {1: "a"}, "BAD_REQUEST", "Object keys must be strings, not int"),
     ("a None key", {None: "a"}, "BAD_REQUEST", "Object keys must be strings, not null"),
     ("a bool key, nested", [{True: 1}], "BAD_REQUEST", "Object keys must be strings, not bool"),
