@@ -8,7 +8,6 @@ knob an expired item stays stored until its expiry plus the lag, so every read r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -30,12 +29,6 @@ def lingering(forge_storage: Any, clock: Clock) -> Any:
         "employee", {"age": "integer"}, indexes=[{"name": "by-age", "range": ["age"]}]
     )
     return forge_storage
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
 
 
 def post(http: httpx.Client, operation: str, body: Any, token: str | None = None) -> Any:

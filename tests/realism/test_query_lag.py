@@ -7,7 +7,6 @@ under freezegun and under time-machine (the ``clock`` fixture of this directory'
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -45,12 +44,6 @@ def lagged(forge_storage: Any, clock: Clock) -> Any:
         ],
     )
     return forge_storage
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
 
 
 def post(http: httpx.Client, operation: str, body: Any, token: str | None = None) -> Any:

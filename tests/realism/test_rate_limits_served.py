@@ -7,7 +7,6 @@ test advances it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -34,12 +33,6 @@ def limited(forge_storage: Any, clock: Clock) -> Any:
     forge_storage.realism = "limits"
     forge_storage.kvs["k"] = {"n": 1}
     return forge_storage
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
 
 
 def post(
