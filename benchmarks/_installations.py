@@ -89,20 +89,22 @@ def _rest_rows(config: Config, session: Any) -> list[Row]:
             "baseline": lambda send=plain, status=status: _side(False, send, status),
             "fake": lambda send=tenant, status=status: _side(True, send, status),
         }
-        samples = paired(sides, config)
-        rows.append(
-            Row(
-                "installations",
-                f"REST {operation} via requests, {CALLER}'s token",
-                us(median(samples["fake"])),
-                "us",
-                "same call, no installations",
-                us(median(samples["baseline"])),
-                at_most(BUDGET),
-                samples=samples,
-            )
-        )
+        rows.append(_row(f"REST {operation} via requests, {CALLER}'s token", paired(sides, config)))
     return rows
+
+
+def _row(figure: str, samples: dict[str, list[float]]) -> Row:
+    """A served call with installations beside the same call without them."""
+    return Row(
+        "installations",
+        figure,
+        us(median(samples["fake"])),
+        "us",
+        "same call, no installations",
+        us(median(samples["baseline"])),
+        at_most(BUDGET),
+        samples=samples,
+    )
 
 
 def _graphql_row(config: Config, session: Any) -> Row:
@@ -132,16 +134,7 @@ def _graphql_row(config: Config, session: Any) -> Row:
             yield op
 
     samples = paired({"baseline": lambda: side(False), "fake": lambda: side(True)}, config)
-    return Row(
-        "installations",
-        f"GraphQL appStoredEntity via requests, {CALLER}'s token and contextAri",
-        us(median(samples["fake"])),
-        "us",
-        "same call, no installations",
-        us(median(samples["baseline"])),
-        at_most(BUDGET),
-        samples=samples,
-    )
+    return _row(f"GraphQL appStoredEntity via requests, {CALLER}'s token and contextAri", samples)
 
 
 def installation_rows(config: Config) -> list[Row]:
