@@ -21,7 +21,7 @@ from ._json import quote, text
 
 __all__ = ["WORTH_REMEMBERING", "encoded_size", "remember"]
 
-#: The smallest value whose size is remembered for the body around it.
+#: The smallest value the engine remembers the size of (:func:`remember`).
 WORTH_REMEMBERING = 1024
 
 #: ``(value, its compact JSON size)``: the last value the engine measured, or ``(None, 0)``.
@@ -32,11 +32,10 @@ _last: tuple[Any, int] = (None, 0)
 
 
 def remember(value: Any, size: int) -> None:
-    """Note that ``value``'s compact JSON is ``size`` bytes (the engine has just encoded it),
-    if it is worth it (:data:`WORTH_REMEMBERING`)."""
+    """Note that ``value``'s compact JSON is ``size`` bytes: the engine has just encoded it.
+    It does so for values of :data:`WORTH_REMEMBERING` bytes or more."""
     global _last
-    if size >= WORTH_REMEMBERING:
-        _last = (value, size)
+    _last = (value, size)
 
 
 def encoded_size(body: Any) -> int:
