@@ -37,6 +37,9 @@ class EntityStore:
         self._indexes = {index.name: Index(index) for index in decl.all_indexes()}
         self._by_key = self._indexes[BY_KEY].entries
         self.stamps = Stamps()
+        #: Stored records with an expiry time, expired or not: while there are none, a
+        #: page of values need not read any record's stamp.
+        self._expiring = 0
         self._lags = lags if lags is not None else Lags()
         #: The writes a page does not see yet (empty unless ``realism.query_lag``).
         self.history = History(
@@ -120,7 +123,7 @@ class EntityStore:
                     expired.append((keys[slot], stamped(values[slot], stamp)))
                     continue
                 if len(page) == limit:
-                    resume = index.entries.row(last_chunk, last_slot)
+                    resume = index.entries.resume(last_chunk, last_slot)
                     break
                 append((keys[slot], stamped(values[slot], stamp)))
                 last_chunk, last_slot = chunk, slot
@@ -128,6 +131,48 @@ class EntityStore:
                 break
         self._purge(expired)
         return page, resume
+
+    def page_values(
+        self,
+        index_name: str,
+        partition: tuple[Any, ...],
+        condition: Condition | None,
+        *,
+        after: Position | None,
+        descending: bool,
+        limit: int,
+        now: int,
+    ) -> tuple[list[tuple[str, Any]], Position | None]:
+        """:meth:`page` as ``(key, value)`` pairs, for an answer without metadata.
+
+        While no stored record has an expiry time and every write is visible, every entry
+        in the range is live: the page is its first ``limit`` entries, read without the
+        records' stamps. Stamps are shared by the records written in one millisecond, so
+        reading them sends a walk to as many places in memory as there are milliseconds.
+        """
+        if self._expiring or self.history.pending:
+            page, resume = self.page(
+                index_name, partition, condition,
+                after=after, descending=descending, limit=limit, now=now,
+            )  # fmt: skip
+            return [(key, item.value) for key, item in page], resume
+        entries = self._indexes[index_name].entries
+        out: list[tuple[str, Any]] = []
+        wanted = limit
+        last: tuple[list[list[Any]], int] | None = None
+        for chunk, slots in entries.segments(
+            *span(partition, condition, after=after, descending=descending), reverse=descending
+        ):
+            if not wanted:  # a further entry exists: resume after the last one taken
+                return out, entries.resume(*last)  # type: ignore[misc]
+            taken = slots[:wanted]
+            keys, values = chunk[-3], chunk[-2]
+            out += zip(map(keys.__getitem__, taken), map(values.__getitem__, taken), strict=True)
+            wanted -= len(taken)
+            last = chunk, taken[-1]
+            if len(taken) < len(slots):
+                return out, entries.resume(chunk, taken[-1])
+        return out, None
 
     # -- writes ------------------------------------------------------------------------
     def write(
@@ -175,6 +220,7 @@ class EntityStore:
                 self._unindex(key, existing)
         for index in self._indexes.values():
             index.load(records.items())
+        self._expiring += sum(item.stamp[2] is not None for item in records.values())
         if self.history.pending:
             for key in records:
                 self.history.forget(key)
@@ -192,6 +238,7 @@ class EntityStore:
     def clear(self) -> None:
         for index in self._indexes.values():
             index.entries.clear()
+        self._expiring = 0
         self.history.clear()
 
     def purge_expired(self, now: int) -> int:
@@ -226,10 +273,14 @@ class EntityStore:
 
     # -- internals ---------------------------------------------------------------------
     def _index(self, key: str, item: Item) -> None:
+        if item.stamp[2] is not None:
+            self._expiring += 1
         for index in self._indexes.values():
             index.add(key, item)
 
     def _unindex(self, key: str, item: Item) -> None:
+        if item.stamp[2] is not None:
+            self._expiring -= 1
         for index in self._indexes.values():
             index.discard(key, item)
 

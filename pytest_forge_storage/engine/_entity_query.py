@@ -56,20 +56,28 @@ def run_query(registry: EntityRegistry, body: Any) -> dict[str, Any]:
     after = _position(decl, index, cursor) if cursor is not None else None
     fields = get_fields(body.get("options"))
 
-    page, resume = store.page(
-        index.name,
-        partition,
-        condition,
-        after=after,
-        descending=sort == "DESC",
-        limit=limit,
-        now=now_ms(),
-    )
-    data = [
-        item.render(key, fields)
-        for key, item in page
-        if filters is None or filters.test(item.value)
-    ]
+    descending, now = sort == "DESC", now_ms()
+    data: list[dict[str, Any]]
+    if fields:
+        page, resume = store.page(
+            index.name, partition, condition,
+            after=after, descending=descending, limit=limit, now=now,
+        )  # fmt: skip
+        data = [
+            item.render(key, fields)
+            for key, item in page
+            if filters is None or filters.test(item.value)
+        ]
+    else:  # the same entries; rendered without metadata, they need no stamps
+        values, resume = store.page_values(
+            index.name, partition, condition,
+            after=after, descending=descending, limit=limit, now=now,
+        )  # fmt: skip
+        data = [
+            {"key": key, "value": value}
+            for key, value in values
+            if filters is None or filters.test(value)
+        ]
     out: dict[str, Any] = {"data": data}
     if resume is not None:
         out["cursor"] = _cursor.encode(list(resume))

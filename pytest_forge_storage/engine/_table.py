@@ -71,7 +71,9 @@ class Table:
     """Rows sorted by position. ``layout[i]`` is the list that holds column ``i``; each row
     also carries ``payloads`` values, in the chunk's last lists."""
 
-    __slots__ = ("_chunks", "_fill", "_layout", "_maxes", "_payloads", "_size", "_width")
+    __slots__ = (
+        "_chunks", "_fill", "_hint", "_layout", "_maxes", "_payloads", "_size", "_width",
+    )  # fmt: skip
 
     def __init__(self, layout: tuple[int, ...], payloads: int = 1) -> None:
         self._layout = layout
@@ -82,12 +84,17 @@ class Table:
         self._chunks: list[Chunk] = []
         self._maxes: list[Position] = []  # the last position of each chunk
         self._size = 0
+        #: ``(position, chunk, slot)`` of the row a page ended on (see :meth:`resume`).
+        #: Dropped whenever a row is inserted or removed, so its slot is never stale, and
+        #: when the chunks are replaced, so it keeps no dropped row alive.
+        self._hint: tuple[Position, Chunk, int] | None = None
 
     def __len__(self) -> int:
         return self._size
 
     def clear(self) -> None:
         self._chunks, self._maxes, self._size = [], [], 0
+        self._hint = None
 
     # -- finding ---------------------------------------------------------------------------
     def _find(self, target: Position) -> tuple[int, int, bool]:
@@ -103,6 +110,10 @@ class Table:
         if index == len(maxes):
             return index, 0, False
         chunk = self._chunks[index]
+        hint = self._hint
+        if hint is not None and hint[1] is chunk and hint[0] == target:
+            # The next page of a walk: the row is where the last page ended, in this chunk.
+            return (index, hint[2] + 1, False) if after else (index, hint[2], True)
         lo, hi = 0, len(chunk[-1])
         for wanted, column in zip(target, self._layout, strict=False):
             values = chunk[column]
@@ -135,6 +146,13 @@ class Table:
     def row(self, chunk: Chunk, slot: int) -> Position:
         return tuple(chunk[p][slot] for p in self._layout)
 
+    def resume(self, chunk: Chunk, slot: int) -> Position:
+        """:meth:`row`, for the cursor of a page that ended on that row: finding the
+        cursor's position again (the next page) then takes no bisection inside the chunk."""
+        position = tuple(chunk[p][slot] for p in self._layout)
+        self._hint = position, chunk, slot
+        return position
+
     # -- changing --------------------------------------------------------------------------
     def put(self, position: Position, payload: tuple[Any, ...]) -> bool:
         """Store the row; return whether it replaced one at the same position."""
@@ -144,6 +162,7 @@ class Table:
             for values, value in zip(chunks[index][-self._payloads :], payload, strict=True):
                 values[slot] = value
             return True
+        self._hint = None
         if not chunks:
             chunks.append([[position[i]] for i in self._fill] + [[value] for value in payload])
             self._maxes.append(position)
@@ -170,6 +189,7 @@ class Table:
         if not found:
             return False
         chunk = self._chunks[index]
+        self._hint = None
         for values in chunk:
             del values[slot]
         self._size -= 1
@@ -239,6 +259,7 @@ class Table:
             chunks.append(chunk)
             maxes.append(tuple(part[-1][0][:width]))
         self._chunks, self._maxes, self._size = chunks, maxes, len(rows)
+        self._hint = None
 
     # -- walking ---------------------------------------------------------------------------
     def segments(

@@ -6,6 +6,8 @@ them: every page walk, lookup and bulk load must still agree with a sorted list.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -93,6 +95,73 @@ def test_a_table_agrees_with_a_sorted_list(
     if reverse:
         expected.reverse()
     assert _walk(table, low, high, reverse) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    operations=st.lists(
+        st.one_of(
+            st.tuples(st.just("put"), POSITIONS),
+            st.tuples(st.just("pop"), POSITIONS),
+            st.tuples(st.just("load"), st.lists(POSITIONS, unique=True, max_size=12)),
+            st.tuples(st.just("page ends"), st.integers(0, 30)),
+        ),
+        max_size=40,
+    )
+)
+def test_a_cursor_resumes_right_after_the_row_a_page_ended_on_whatever_changed_since(
+    operations: list[tuple[str, Any]],
+) -> None:
+    # A page that ends on a row leaves a hint, so the next page needs no bisection inside
+    # the chunk; rows inserted or removed since (splits, emptied chunks, bulk loads) must
+    # never make the next page start anywhere else than right after (or before) that row.
+    table = Table((0, 1))
+    model: dict[tuple[Any, ...], int] = {}
+    ended: tuple[Any, ...] | None = None
+    for step, (name, argument) in enumerate(operations):
+        if name == "put":
+            table.put(argument, (step,))
+            model[argument] = step
+        elif name == "pop":
+            table.pop(argument)
+            model.pop(argument, None)
+        elif name == "load":
+            table.load([(position, (step,)) for position in argument])
+            model.update(dict.fromkeys(argument, step))
+        elif model:
+            rows = [(chunk, slot) for chunk, slots in table.segments(None, None) for slot in slots]
+            ended = table.resume(*rows[argument % len(rows)])
+        if ended is None:
+            continue
+        rows = sorted(model.items())
+        after = [(*position, payload) for position, payload in rows if position > ended]
+        before = [(*position, payload) for position, payload in reversed(rows) if position < ended]
+        assert _walk(table, (*ended, HIGH), None, False) == after
+        assert _walk(table, None, (*ended, LOW), True) == before
+        assert (ended in table) == (ended in model)
+
+
+class _Payload:
+    """A payload a weak reference can follow (a dict cannot)."""
+
+
+@pytest.mark.parametrize("drop", ["clear", "load"])
+def test_rows_a_table_dropped_are_not_kept_alive_by_the_last_page(drop: str) -> None:
+    # ``reset()`` and bulk loads replace the chunks; the hint of the last page must not
+    # keep the old ones (and every value in them) in memory.
+    table = Table((0,))
+    payload = _Payload()
+    table.load_keys({"a": (payload,), "b": (_Payload(),)})
+    chunk, slots = next(table.segments(None, None))
+    table.resume(chunk, slots[0])
+    alive = weakref.ref(payload)
+    del payload, chunk
+    if drop == "clear":
+        table.clear()
+    else:
+        table.load([(("a",), (1,)), (("c",), (2,))])  # as many rows as stored: a rebuild
+    gc.collect()
+    assert alive() is None
 
 
 @settings(max_examples=100, deadline=None)

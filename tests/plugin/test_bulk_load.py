@@ -227,6 +227,28 @@ def test_load_of_a_dump_restores_expired_and_live_ttls(
     }
 
 
+@pytest.mark.parametrize("how", ["load_data", "restore"])
+def test_a_loaded_record_leaves_every_query_page_when_its_ttl_passes(
+    storage: ForgeStorage, time_machine: Any, how: str
+) -> None:
+    # A page reads no record's expiry time while no stored record has one: records loaded
+    # in bulk with a TTL must count as having one, as records set one by one do.
+    seed_one_by_one(storage, 10, time_machine)
+    data = storage.snapshot()
+    data["entities"]["employee"]["e5"] = {"name": "ttl", "age": 20, "team": "a"}
+    data["metadata"]["entities"]["employee"]["e5"] = {
+        "createdAt": START_MS,
+        "updatedAt": START_MS,
+        "expireTime": "2026-06-01T00:01:00.000Z",
+    }
+    getattr(storage, how)(data)
+    assert "e5" in every_order()["by-key"]
+    time_machine.shift(timedelta(minutes=2))
+    orders = every_order()
+    assert [key for order in orders.values() for key in order if key == "e5"] == []
+    assert orders["by-key"] == [f"e{i:02d}" for i in range(10)]
+
+
 @pytest.mark.parametrize(
     ("text", "code", "message"),
     [
