@@ -157,21 +157,19 @@ class EntityStore:
             )  # fmt: skip
             return [(key, item.value) for key, item in page], resume
         entries = self._indexes[index_name].entries
-        out: list[tuple[str, Any]] = []
-        wanted = limit
-        last: tuple[list[list[Any]], int] | None = None
-        for chunk, slots in entries.segments(
+        segments = entries.segments(
             *span(partition, condition, after=after, descending=descending), reverse=descending
-        ):
-            if not wanted:  # a further entry exists: resume after the last one taken
-                return out, entries.resume(*last)  # type: ignore[misc]
+        )
+        out: list[tuple[str, Any]] = []
+        wanted = limit  # at least 1; segments are never empty
+        for chunk, slots in segments:
             taken = slots[:wanted]
             keys, values = chunk[-3], chunk[-2]
             out += zip(map(keys.__getitem__, taken), map(values.__getitem__, taken), strict=True)
             wanted -= len(taken)
-            last = chunk, taken[-1]
-            if len(taken) < len(slots):
-                return out, entries.resume(chunk, taken[-1])
+            if not wanted:  # a cursor when a further entry exists, here or in a next chunk
+                further = len(taken) < len(slots) or next(segments, None) is not None
+                return out, entries.resume(chunk, taken[-1]) if further else None
         return out, None
 
     # -- writes ------------------------------------------------------------------------
