@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from _timing import Config, Row, at_most, median, paired, round_ratio, us
+from _timing import Config, Row, at_most, median, paired, round_ratios, us
 
 from pytest_forge_storage import ForgeStorage
 from pytest_forge_storage._http import HttpRequest, HttpResponse
@@ -142,7 +142,7 @@ def _lag_rows(config: Config, *, entity: bool) -> list[Row]:
                 us(median(plain)),
                 at_most(2.0),
                 note="the writes inside the page's range: the worst case",
-                ratio_override=round_ratio(lagged, plain),
+                ratios=round_ratios(lagged, plain),
             )
         )
     small, big = samples[f"{sizes[0]}/{HOUR}"], samples[f"{sizes[1]}/{HOUR}"]
@@ -156,7 +156,7 @@ def _lag_rows(config: Config, *, entity: bool) -> list[Row]:
             us(median(small)),
             at_most(1.5),
             note="O(log n + page + w): no copy of the store",
-            ratio_override=round_ratio(big, small),
+            ratios=round_ratios(big, small),
         )
     )
     return rows

@@ -26,7 +26,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from _timing import Config, Row, at_most, median, ms, paired, round_ratio, simply, us
+from _timing import Config, Row, at_most, median, ms, paired, round_ratios, simply, us
 
 from pytest_forge_storage import ForgeStorage
 from pytest_forge_storage._http import HttpRequest, HttpResponse
@@ -168,7 +168,7 @@ def _scale_rows(
         if size != small:
             row.baseline = f"page at {_label(small)}"
             row.baseline_value = us(median(pages[str(small)]))
-            row.ratio_override = round_ratio(pages[str(size)], pages[str(small)])
+            row.ratios = round_ratios(pages[str(size)], pages[str(small)])
             if size == big:
                 row.budget = at_most(1.5)
         rows.append(row)
@@ -177,7 +177,7 @@ def _scale_rows(
         row = Row(group, figure, ms(median(walks[size])), "ms")
         if size == big:
             row.baseline, row.baseline_value = f"walk all {_label(mid)}", ms(median(walks[mid]))
-            row.ratio_override = round_ratio(walks[big], walks[mid])
+            row.ratios = round_ratios(walks[big], walks[mid])
             row.budget = at_most(11)  # issue 17: 10x the items, at most 11x the walk
         rows.append(row)
     return rows
@@ -242,7 +242,7 @@ def _laid_out_row(config: Config, body: dict[str, Any]) -> Row:
         "ms",
         f"the same at {_label(mid)}",
         ms(median(walks[mid])),
-        ratio_override=round_ratio(walks[big], walks[mid]),
+        ratios=round_ratios(walks[big], walks[mid]),
         note="seeded in index order: the same steps, each record's memory next to the last",
     )
 

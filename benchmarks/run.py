@@ -7,7 +7,8 @@
 Every figure is the median of repeated batches, measured in this process beside its baseline
 (alternating batch by batch). Budgets are ratios, since absolute times on shared machines
 drift. The table is a report: the exit status is 0 unless a benchmark crashes (2), or, with
-``--strict``, a budget is missed (1). See docs/performance.md.
+``--strict``, a budget is missed (1): a ratio over its budget by more than the run's own
+spread (a ratio within it is HELD, which counts as held). See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import _seeding  # noqa: E402
 import _served  # noqa: E402
 import _server  # noqa: E402
 import _startup  # noqa: E402
-from _timing import Config, Row  # noqa: E402
+from _timing import CONFIDENCE, Config, Row  # noqa: E402
 
 #: Group name → function producing its rows, in table order.
 GROUPS: dict[str, Callable[[Config], list[Row]]] = {
@@ -163,7 +164,9 @@ def _number(value: float | None, unit: str) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    header = ("Figure", "Median", "Baseline", "Baseline median", "Ratio", "Budget", "Result")
+    header = (
+        "Figure", "Median", "Baseline", "Baseline median", "Ratio", "Spread", "Budget", "Result"
+    )  # fmt: skip
     lines: list[tuple[str, ...]] = [header]
     notes: list[str] = []
     for row in rows:
@@ -171,7 +174,7 @@ def table(rows: list[Row]) -> str:
         if row.note:
             notes.append(row.note)
             figure += f" [{len(notes)}]"
-        ratio = row.ratio
+        ratio, interval = row.ratio, row.spread
         lines.append(
             (
                 figure,
@@ -179,12 +182,13 @@ def table(rows: list[Row]) -> str:
                 row.baseline or "-",
                 _number(row.baseline_value, row.unit),
                 f"{ratio:.2f}x" if ratio is not None else "-",
+                f"{interval[0]:.2f}-{interval[1]:.2f}x" if interval is not None else "-",
                 row.budget_label,
                 row.status,
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    right = {1, 3, 4}
+    right = {1, 3, 4, 5}
 
     def render(line: tuple[str, ...]) -> str:
         cells = [
@@ -199,6 +203,9 @@ def table(rows: list[Row]) -> str:
         "",
         "Ratio: the median over rounds of (figure batch / adjacent baseline batch), so it can "
         "differ from Median / Baseline median.",
+        f"Spread: a {CONFIDENCE:.0%} confidence interval of that median, from the rounds' "
+        "order statistics. HELD: over the budget, but within the run's own spread of it, "
+        "which counts as held (design section 3); only FAIL fails --strict.",
     ]
     out += [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
     return "\n".join(out)
@@ -236,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     failed = [row for row in rows if row.status == "FAIL"]
     elapsed = time.perf_counter() - started
-    summary = f"{len(rows)} rows: {sum(r.status == 'PASS' for r in rows)} PASS, {len(failed)} FAIL"
+    summary = summarize(rows)
     print(f"\n{summary}; wall time {elapsed:.1f} s")
     if crashed:
         print(f"crashed groups: {', '.join(crashed)}")
@@ -268,6 +275,16 @@ def main(argv: list[str] | None = None) -> int:
 JSON_FORMAT = 1
 
 
+#: The results that :func:`summarize` counts (the others are ``report`` and ``SKIP``).
+STATUSES = ("PASS", "HELD", "FAIL")
+
+
+def summarize(rows: list[Row]) -> str:
+    """``64 rows: 60 PASS, 1 HELD, 0 FAIL``."""
+    counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
+    return f"{len(rows)} rows: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
 def render(document: dict[str, Any]) -> str:
     """The report of a ``--json`` document as the run printed it: machine lines, the table,
     the summary (what docs/performance.md shows)."""
@@ -278,7 +295,8 @@ def render(document: dict[str, Any]) -> str:
             item["group"], item["figure"], item["value"], item["unit"], item["baseline"] or "",
             item["baseline_value"], None, budget_text=item["budget"] or "-",
             note=item["note"] or "", ratio_override=item["ratio"],
-            verdict=None if item["status"] == "report" else item["status"] == "PASS",
+            spread_override=tuple(item["spread"]) if item.get("spread") else None,
+            status_override=item["status"],
         )
         for item in document["rows"]
     ]  # fmt: skip
@@ -299,6 +317,7 @@ def _as_json(row: Row) -> dict[str, object]:
         "baseline": row.baseline or None,
         "baseline_value": row.baseline_value,
         "ratio": row.ratio,
+        "spread": list(row.spread) if row.spread is not None else None,
         "budget": row.budget_label if row.budget_label != "-" else None,
         "status": row.status,
         "note": row.note or None,

@@ -17,7 +17,7 @@ import pytest
 RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
 #: One cheap group from each benchmark module: served calls, start-up costs, memory.
 GROUPS = "httpx,activation,memory"
-RESULTS = {"PASS", "FAIL", "report", "SKIP"}
+RESULTS = {"PASS", "HELD", "FAIL", "report", "SKIP"}
 
 pytestmark = pytest.mark.skipif(not RUN.exists(), reason="benchmarks/ is not part of this tree")
 
@@ -47,6 +47,7 @@ def test_quick_run_prints_one_table_with_a_result_per_row(tmp_path: Path) -> Non
         "Baseline",
         "Baseline median",
         "Ratio",
+        "Spread",
         "Budget",
         "Result",
     ]
@@ -72,6 +73,9 @@ def test_quick_run_prints_one_table_with_a_result_per_row(tmp_path: Path) -> Non
         "REST set via httpx.Client": "<= 0.85x",
     }
     assert all(row["ratio"] > 0 for row in served)
+    for row in served:  # 11 rounds: the 2nd to the 10th hold the median with 95% confidence
+        low, high = row["spread"]
+        assert low <= row["ratio"] <= high, row
     assert "wall time" in text
 
     # --render prints the same report again from the file, without running anything
