@@ -67,11 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow binding an interface other machines can reach (no TLS, any token works)",
     )
-    serve.add_argument(
+    control = serve.add_mutually_exclusive_group()
+    control.add_argument(
         "--no-control",
         action="store_true",
         help="turn the control API (/_forge-storage/reset, seed, snapshot, calls, faults, "
-        "installations) off",
+        "installations) off; it is on by default on loopback only",
+    )
+    control.add_argument(
+        "--control",
+        action="store_true",
+        help="keep the control API on beyond loopback (with --allow-remote): anyone who "
+        "reaches the port can then reset, seed and read the store, secrets included",
     )
     serve.add_argument(
         "--quiet", action="store_true", help="do not log one line per request to stderr"
@@ -102,7 +109,7 @@ def serve(args: argparse.Namespace) -> int:
             manifest=args.manifest,
             log=None if args.quiet else log,
             allow_remote=args.allow_remote,
-            control=not args.no_control,
+            control=False if args.no_control else True if args.control else None,
             db=args.db,
         )
     except (OSError, ValueError, ForgeStorageError) as exc:

@@ -76,8 +76,10 @@ class ForgeStorageServer:
     (method, path, status, duration — never the body); by default lines go to the
     ``pytest_forge_storage.server`` logger at INFO. Binding anything but a loopback
     address needs ``allow_remote=True``: the fake has no TLS and accepts any token.
-    ``control=False`` turns the control API (``/_forge-storage/...``) off. The caps and
-    deadlines default to the module constants of the same names, upper-cased.
+    The control API (``/_forge-storage/...``: reset, seed, snapshot with secrets in clear)
+    is on by default on loopback and off on any other interface; ``control=True`` or
+    ``control=False`` says so explicitly. The caps and deadlines default to the module
+    constants of the same names, upper-cased.
     """
 
     def __init__(
@@ -96,10 +98,12 @@ class ForgeStorageServer:
         body_timeout: float = BODY_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
         workers: int = WORKERS,
-        control: bool = True,
+        control: bool | None = None,
         db: str | os.PathLike[str] | None = None,
     ) -> None:
-        _check_host(host, allow_remote)
+        if control is None:  # anyone who reaches the port could reset, seed and read it
+            control = _is_loopback(host)
+        _check_host(host, allow_remote, control)
         limits = _limits(
             max_connections, max_body_bytes, header_timeout, body_timeout, idle_timeout
         )
@@ -322,7 +326,7 @@ def _limits(
     )
 
 
-def _check_host(host: str, allow_remote: bool) -> None:
+def _check_host(host: str, allow_remote: bool, control: bool) -> None:
     if _is_loopback(host):
         return
     if not allow_remote:
@@ -331,9 +335,15 @@ def _check_host(host: str, allow_remote: bool) -> None:
             "reach. Bind '127.0.0.1' (the default), or pass allow_remote=True "
             "(--allow-remote on the command line) if you really mean it."
         )
+    reach = (
+        "and its control API is on: anyone who reaches the port can reset, seed and read the "
+        "store, secrets included"
+        if control
+        else "its control API is off (control=True, --control turns it on)"
+    )
     warnings.warn(
         f"The Forge storage fake is serving on {host!r}, reachable from other machines: it has "
-        "no TLS and accepts any bearer token. Use it only on a trusted network.",
+        f"no TLS and accepts any bearer token, {reach}. Use it only on a trusted network.",
         UserWarning,
         stacklevel=3,
     )

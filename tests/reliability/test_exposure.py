@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -247,6 +248,66 @@ def test_allow_remote_binds_with_a_warning() -> None:
     with pytest.warns(UserWarning, match="reachable from other machines"):
         server = ForgeStorageServer(host="0.0.0.0", allow_remote=True)
     server.stop()  # never started: nothing was served
+
+
+def _get(port: int, path: str) -> int:
+    """The status of ``GET path`` sent to the server's port over loopback."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Authorization": "Bearer t1"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_the_control_api_is_off_beyond_loopback_unless_asked_for() -> None:
+    """Anyone who reaches a remote interface could reset, seed and read the store (design
+    §2.8: the control API is on by default on loopback)."""
+    with pytest.warns(UserWarning, match="its control API is off"):
+        server = ForgeStorageServer(host="0.0.0.0", allow_remote=True)
+    server.storage.kvs["k"] = SECRET
+    with server:
+        port = int(server.url.rsplit(":", 1)[1])
+        assert _get(port, "/_forge-storage/snapshot") == 404
+        assert _get(port, "/_forge-storage/calls") == 404
+    assert server.storage.kvs["k"] == SECRET
+
+
+def test_the_control_api_beyond_loopback_when_asked_for_warns_what_it_exposes() -> None:
+    with pytest.warns(UserWarning, match="control API is on: anyone who reaches the port"):
+        server = ForgeStorageServer(host="0.0.0.0", allow_remote=True, control=True)
+    with server:
+        assert _get(int(server.url.rsplit(":", 1)[1]), "/_forge-storage/snapshot") == 200
+
+
+@pytest.mark.parametrize(
+    ("flags", "control"), [([], None), (["--control"], True), (["--no-control"], False)]
+)
+def test_the_cli_leaves_the_control_api_to_the_host_unless_told(
+    flags: list[str], control: bool | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pytest_forge_storage.server as server_module
+    from pytest_forge_storage.cli import main
+
+    seen: dict[str, Any] = {}
+
+    def refuse(**kwargs: Any) -> None:
+        seen.update(kwargs)
+        raise ValueError("not started in this test")
+
+    monkeypatch.setattr(server_module, "ForgeStorageServer", refuse)
+
+    assert main(["serve", "--host", "0.0.0.0", "--allow-remote", "--port", "0", *flags]) == 2
+    assert seen["control"] is control
+
+
+def test_the_cli_takes_control_or_no_control_not_both(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_forge_storage.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--control", "--no-control"])
+    assert exit_.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_the_cli_refuses_other_interfaces_without_allow_remote(
