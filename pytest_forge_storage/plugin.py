@@ -108,6 +108,12 @@ def forge_storage(request: pytest.FixtureRequest) -> Generator[ForgeStorage, Non
         yield storage
     finally:
         storage.stop()
+    _fail_on_unfired_faults(storage, request)
+
+
+def _fail_on_unfired_faults(storage: ForgeStorage, request: pytest.FixtureRequest) -> None:
+    """Fail the test at teardown, naming them, if planned faults never fired (design §2.9)."""
+    __tracebackhide__ = True
     unfired = storage._router.faults.unfired()
     if unfired and not request.node.stash.get(_call_failed_key, False):
         lines = "\n".join(f"  {fault.describe()}" for fault in unfired)
@@ -165,9 +171,11 @@ def forge_storage_server(
     """
     from .server import ForgeStorageServer
 
+    __tracebackhide__ = True
     storage = None
     if "forge_storage" in request.fixturenames or request.node.get_closest_marker(MARKER):
-        storage = request.getfixturevalue("forge_storage")
+        storage = request.getfixturevalue("forge_storage")  # which checks its faults itself
+    own = storage is None
     if storage is None:
         settings = request.config.stash[_settings_key]
         storage = make_storage(settings, request.node, MarkerOptions())
@@ -178,3 +186,5 @@ def forge_storage_server(
         yield server
     finally:
         server.stop()
+    if own:
+        _fail_on_unfired_faults(storage, request)

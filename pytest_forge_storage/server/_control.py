@@ -43,6 +43,7 @@ _JSON = {"content-type": "application/json"}
 #: Field → (accepted JSON types, what to write), for each kind of fault.
 _NULLABLE_STR = ((str, type(None)), "a string or null")
 _COUNT = ((int, type(None)), "a positive integer or null (every call)")
+_REQUIRED = ((bool,), "true or false (false: the test may end with it unused)")
 FORGE_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "operation": _NULLABLE_STR,
     "code": ((str,), "a Forge error code such as 'RATE_LIMIT_EXCEEDED'"),
@@ -52,12 +53,14 @@ FORGE_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "after": ((int,), "a non-negative integer"),
     "key": _NULLABLE_STR,
     "entity_name": _NULLABLE_STR,
+    "required": _REQUIRED,
 }
 TRANSPORT_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "operation": _NULLABLE_STR,
     "error": ((str,), "'connection' or 'timeout'"),
     "times": _COUNT,
     "after": ((int,), "a non-negative integer"),
+    "required": _REQUIRED,
 }
 _CALL_FILTERS = ("operation", "key", "entity_name", "api")
 
@@ -247,7 +250,7 @@ def _fault_arguments(item: Mapping[str, Any], index: int | None) -> tuple[bool, 
                 f"{', '.join(fields)}" + ("" if transport else ' (or "transport": true)'),
             )
         types, wanted = fields[name]
-        if isinstance(value, bool) or not isinstance(value, types):
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise ControlError(
                 400, "BAD_REQUEST", f"{where}: {name!r} must be {wanted}, not {value!r}"
             )

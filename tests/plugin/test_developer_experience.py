@@ -129,6 +129,64 @@ def test_already_failing_is_not_reported_twice(forge_storage):
     assert "key='never'" not in out
 
 
+def test_the_server_fixture_alone_fails_on_faults_that_never_fired(
+    pytester: pytest.Pytester,
+) -> None:
+    """Faults planned over the control API or in Python, with ``forge_storage_server`` and
+    no ``forge_storage``: the same teardown check, and ``"required": false`` opts out."""
+    result = run(
+        pytester,
+        """
+def plan(server, fault):
+    answer = requests.post(server.url + "/_forge-storage/faults", json=fault, timeout=5)
+    assert answer.status_code == 200, answer.text
+
+def get(server, key):
+    return requests.post(server.url + "/forge/storage/kvs/v1/get", json={"key": key},
+                         headers=AUTH, timeout=5)
+
+def test_typo_over_http(forge_storage_server):
+    plan(forge_storage_server, {"operation": "get", "key": "setings"})
+    get(forge_storage_server, "settings")
+
+def test_typo_in_python(forge_storage_server):
+    forge_storage_server.storage.fail_transport("set")
+
+def test_opted_out_over_http(forge_storage_server):
+    plan(forge_storage_server, {"operation": "get", "key": "setings", "required": False})
+    plan(forge_storage_server, {"transport": True, "operation": "set", "required": False})
+
+def test_fired_over_http(forge_storage_server):
+    plan(forge_storage_server, {"operation": "get"})
+    assert get(forge_storage_server, "k").status_code == 429
+""",
+    )
+    result.assert_outcomes(passed=4, errors=2)
+    out = result.stdout.str()
+    assert out.count("1 planned Forge storage fault(s) never fired") == 2
+    assert "fail('get', key='setings', code='RATE_LIMIT_EXCEEDED', times=1): matched 0" in out
+    assert "fail_transport('set', error='connection', times=1): matched 0" in out
+
+
+def test_the_control_api_refuses_a_required_that_is_not_a_boolean(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        pytester,
+        """
+def test_it(forge_storage_server):
+    answer = requests.post(forge_storage_server.url + "/_forge-storage/faults",
+                           json={"operation": "get", "required": "no"}, timeout=5)
+    assert answer.status_code == 400
+    assert answer.json()["message"] == (
+        "faults: 'required' must be true or false (false: the test may end with it unused), "
+        "not 'no'"
+    )
+""",
+    )
+    result.assert_outcomes(passed=1)
+
+
 def test_tracebacks_name_the_public_error(pytester: pytest.Pytester) -> None:
     result = run(
         pytester,
