@@ -73,7 +73,6 @@ LIBRARIES = (
     "aioresponses",
     "graphql-core",
     "jsonschema",
-    "sortedcontainers",
     "moto",
     "boto3",
     "PyJWT",
