@@ -15,14 +15,22 @@ first and hands on, unchanged, everything else, so their call lists hold only th
 Transport faults run httpcore's own retry rule: a ``connection`` fault is retried as many
 times as the client's ``HTTPTransport(retries=...)`` allows, after httpcore's backoff
 (0 s, then 0.5 s, 1 s, ...), one recorded call per attempt, then raises ``httpx.ConnectError``;
-a ``timeout`` is ``httpx.ReadTimeout`` at once (httpcore never retries reads). A respx router
-on the ``httpx`` mocker started after the fake replaces this seam and sees Forge first.
+a ``timeout`` is ``httpx.ReadTimeout`` at once (httpcore never retries reads).
+
+respx's ``using="httpx"`` mocker patches this very seam, so a router on it started after the
+fake would wrap the wrapper and see Forge requests first. While a fake is active, the
+function that mocker patches in therefore puts the fake's door around respx's transport for
+a Forge URL (:func:`_seal_respx`): the fake serves storage, and what it declines (another
+Atlassian API on the same origin) reaches the user's routes as before. respx is sealed this
+way when it was imported before the fake started, as a test module that uses it is
+(importing it here would cost every first fake 40 ms).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -45,6 +53,7 @@ def install(active: _Active) -> Callable[[], None]:
     restore: list[Callable[[], None]] = []
     for client, door in ((httpx.Client, _ForgeTransport), (httpx.AsyncClient, _AsyncTransport)):
         restore.append(_wrap(client, door, active))
+    restore.append(_seal_respx(active))
 
     def uninstall() -> None:
         for undo in restore:
@@ -71,6 +80,48 @@ def _wrap(client: type[Any], door: type[Any], active: _Active) -> Callable[[], N
             client._transport_for_url = original
 
     return uninstall
+
+
+def _seal_respx(active: _Active) -> Callable[[], None]:
+    """Make respx's ``httpx`` mocker, if imported, offer Forge URLs to the fake first.
+
+    ``HTTPXMocker.mock(spec)`` builds the ``_transport_for_url`` that respx patches in at its
+    start, around ``spec``, the method it replaces. For a URL the fake claims, the function
+    built here returns the fake's door around respx's transport: storage is served, and a
+    request the fake declines goes on to respx's routes and its "not mocked" error, as any
+    other URL does. A mocker started while a fake is active keeps this function after the
+    fake stops, and then hands everything to respx (nothing is claimed any more).
+    """
+    mocks = sys.modules.get("respx.mocks")
+    mocker = getattr(mocks, "HTTPXMocker", None)
+    original = getattr(mocker, "__dict__", {}).get("mock")
+    if not isinstance(original, classmethod):
+        return lambda: None
+    assert mocker is not None
+    build = original.__func__
+
+    def mock(cls: type[Any], spec: Callable[..., Any]) -> Callable[..., Any]:
+        theirs = build(cls, spec)
+
+        @functools.wraps(theirs)
+        def _transport_for_url(self: Any, url: httpx.URL, *args: Any, **kwargs: Any) -> Any:
+            transport = theirs(self, url, *args, **kwargs)
+            text = str(url)
+            if not active.claims(text):
+                return transport
+            door = _AsyncTransport if isinstance(self, httpx.AsyncClient) else _ForgeTransport
+            return door(transport, active, url, text)
+
+        return _transport_for_url
+
+    sealed = classmethod(mock)
+    mocker.mock = sealed
+
+    def unseal() -> None:
+        if mocker.__dict__.get("mock") is sealed:
+            mocker.mock = original
+
+    return unseal
 
 
 def _wire(request: httpx.Request, url: httpx.URL, text: str) -> HttpRequest:

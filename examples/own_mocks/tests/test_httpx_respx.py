@@ -48,10 +48,19 @@ async def test_respx_mock_decorator_with_an_async_client(forge_storage):
 
 
 # --8<-- [start:using-httpx]
+def test_respx_using_httpx_inside_the_test(forge_storage):
+    # respx.mock(using="httpx") patches the seam the fake uses, and still never sees storage
+    with respx.mock(using="httpx") as router:
+        router.get(LATEST).respond(json=RELEASE)
+        with httpx.Client() as client:
+            with_httpx.cache_latest_release(client, REPO, TOKEN)
+        assert router.calls.call_count == 1  # GitHub only (respx forgets calls at exit)
+
+    assert forge_storage.kvs[KEY] == RECORD
+
+
 @pytest.fixture
 def github_on_the_httpx_mocker() -> Iterator[respx.Router]:
-    # respx.mock(using="httpx") patches the seam the fake uses: start it before the fake
-    # (this fixture is listed before forge_storage), never inside the test.
     with respx.mock(using="httpx") as router:
         router.get(LATEST).respond(json=RELEASE)
         yield router
