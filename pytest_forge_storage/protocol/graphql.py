@@ -77,6 +77,7 @@ def handle(request: HttpRequest, gate: Gate) -> HttpResponse | TransportFault | 
             _record(gate, call, request, denied.status, body, denied.code)
         return HttpResponse(denied.status, body, JSON_HEADERS)
     if envelope.error is not None:
+        _record_refused(gate, envelope.error)
         return envelope.error
     faults: dict[tuple[str | int, ...], ForgeStorageError] = {}
     planned = _plan(gate.store, envelope) if gate.screening else []
@@ -265,6 +266,16 @@ def _record(
         "graphql", call.operation, call.key, call.entity_name, encode(call.request), status,
         raw, code,
     )  # fmt: skip
+
+
+def _record_refused(gate: Gate, answer: HttpResponse) -> None:
+    """Record a request refused before any field ran (parse, validation, caps): one call
+    with no operation, so that it shows among the test's calls (design §2.2)."""
+    try:
+        code = _json.loads(answer.body)["errors"][0]["extensions"]["errorType"]
+    except (ForgeStorageError, LookupError, TypeError):  # pragma: no cover - our own bodies
+        code = "BAD_REQUEST"
+    gate.record("graphql", None, None, None, b"", answer.status, answer.body, code)
 
 
 # -- rendering ---------------------------------------------------------------------------------

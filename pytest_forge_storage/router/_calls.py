@@ -99,7 +99,10 @@ class StorageCall:
         return self._line(self.installation != "default")
 
     def _line(self, with_installation: bool) -> str:
-        parts = [self.api, self.operation or f"(unknown path {urlsplit(self.url).path})"]
+        unnamed = (
+            f"(unknown path {urlsplit(self.url).path})" if self.api == "rest" else "(no field ran)"
+        )
+        parts = [self.api, self.operation or unnamed]
         if with_installation:
             parts.insert(0, f"[{self.installation}]")
         if self.entity_name is not None:

@@ -163,7 +163,9 @@ def test_fired_over_http(forge_storage_server):
     )
     result.assert_outcomes(passed=4, errors=2)
     out = result.stdout.str()
-    assert out.count("1 planned Forge storage fault(s) never fired") == 2
+    assert "ERROR at teardown of test_typo_over_http" in out
+    assert "ERROR at teardown of test_typo_in_python" in out
+    assert "1 planned Forge storage fault(s) never fired" in out
     assert "fail('get', key='setings', code='RATE_LIMIT_EXCEEDED', times=1): matched 0" in out
     assert "fail_transport('set', error='connection', times=1): matched 0" in out
 
@@ -185,6 +187,22 @@ def test_it(forge_storage_server):
 """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_a_refused_graphql_request_shows_in_the_failure_report(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+def test_it(forge_storage):
+    answer = requests.post("https://api.atlassian.com/graphql", headers=AUTH, timeout=5,
+                           json={"query": 'query { appStoredEntity(key: "k" { value } }'})
+    assert answer.status_code == 200
+""",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*forge storage calls*", "  1. graphql (no field ran) -> 400 GRAPHQL_PARSE_FAILED"]
+    )
 
 
 def test_tracebacks_name_the_public_error(pytester: pytest.Pytester) -> None:

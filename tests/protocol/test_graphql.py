@@ -428,7 +428,10 @@ def test_list_query_for_cleanup_is_no_longer_in_the_schema(gql: Gql, forge_stora
     [error] = answer.body["errors"]
     assert "appStoredEntitiesForCleanup" in error["message"]
     assert error["extensions"] == {"errorType": "GRAPHQL_VALIDATION_FAILED", "statusCode": 400}
-    assert forge_storage.calls == []
+    [call] = forge_storage.calls  # recorded, so that it shows in the test's report
+    assert (call.api, call.operation, call.status) == ("graphql", None, 400)
+    assert call.error_code == "GRAPHQL_VALIDATION_FAILED"
+    assert call.response == answer.body
 
 
 @pytest.mark.parametrize(

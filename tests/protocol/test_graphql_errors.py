@@ -101,7 +101,10 @@ def test_a_malformed_document_is_400(gql: Gql, forge_storage: Any) -> None:
             }
         ]
     }
-    assert forge_storage.calls == []
+    [call] = forge_storage.calls
+    assert (call.api, call.operation, call.key, call.request) == ("graphql", None, None, None)
+    assert (call.status, call.error_code) == (400, "GRAPHQL_PARSE_FAILED")
+    assert call.summary() == "graphql (no field ran) -> 400 GRAPHQL_PARSE_FAILED"
 
 
 def test_an_unknown_field_is_400(gql: Gql) -> None:
@@ -162,4 +165,5 @@ def test_a_mixed_document_is_400(gql: Gql, forge_storage: Any) -> None:
     assert "me" in error["message"]
     assert "only the storage fields" in error["message"]
     assert error["extensions"] == {"errorType": "GRAPHQL_VALIDATION_FAILED", "statusCode": 400}
-    assert forge_storage.calls == []
+    [call] = forge_storage.calls  # nothing ran, and the refusal is recorded
+    assert (call.operation, call.error_code) == (None, "GRAPHQL_VALIDATION_FAILED")

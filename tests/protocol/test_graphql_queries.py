@@ -233,4 +233,6 @@ def test_operation_name_selects_the_operation(gql: Gql, forge_storage: Any) -> N
     answer = gql.run(SEVERAL, {"key": "k"})
     assert answer.status == 400
     assert answer.body["errors"][0]["extensions"]["errorType"] == "GRAPHQL_VALIDATION_FAILED"
-    assert [c.operation for c in forge_storage.calls] == ["set", "get"]
+    # the refused request is recorded too, with no operation: no field ran
+    assert [c.operation for c in forge_storage.calls] == ["set", "get", None]
+    assert forge_storage.calls[-1].error_code == "GRAPHQL_VALIDATION_FAILED"
