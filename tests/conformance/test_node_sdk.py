@@ -128,7 +128,10 @@ def test_forge_sdks_against_the_server(
     rest = {c.operation for c in calls if c.api == "rest" and c.operation is not None}
     # The suites probe unknown storage paths too: recorded with no operation, answered 403.
     assert {c.status for c in calls if c.api == "rest" and c.operation is None} <= {403}
-    graphql = {c.operation for c in calls if c.api == "graphql"}
+    graphql = {c.operation for c in calls if c.api == "graphql" and c.operation is not None}
+    # ... and malformed GraphQL documents: recorded with no operation, each a 4xx refusal.
+    refused = [c for c in calls if c.api == "graphql" and c.operation is None]
+    assert all(400 <= c.status < 500 and c.error_code for c in refused), refused
     assert rest == set(OPERATIONS), sorted(set(OPERATIONS) - rest)
     assert graphql == GRAPHQL_OPERATIONS, sorted(GRAPHQL_OPERATIONS - graphql)
     assert [c.summary() for c in calls if c.status >= 500] == []
