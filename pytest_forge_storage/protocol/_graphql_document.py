@@ -264,7 +264,7 @@ def document(source: str) -> Document:
             _cache.move_to_end(source)
             return found
     parsed = Document(source)
-    size = len(source)
+    size = utf8_size(source)
     if size > CACHE_BYTES or not parsed.cacheable:
         return parsed
     with _cache_lock:
@@ -273,5 +273,10 @@ def document(source: str) -> Document:
             _cache_bytes += size
         while _cache_bytes > CACHE_BYTES:
             _, evicted = _cache.popitem(last=False)
-            _cache_bytes -= len(evicted.source)
+            _cache_bytes -= utf8_size(evicted.source)
     return parsed
+
+
+def utf8_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8, what the cap counts (a check of a flag for ASCII)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))

@@ -234,7 +234,9 @@ def test_the_document_cache_is_bounded() -> None:
     for i in range(300):
         _graphql_document.document(f'{{ appStoredEntity(key: "k{i}") {{ value }} }}')
     assert _graphql_document._cache_bytes <= _graphql_document.CACHE_BYTES
-    assert _graphql_document._cache_bytes == sum(len(t) for t in _graphql_document._cache)
+    assert _graphql_document._cache_bytes == sum(
+        _graphql_document.utf8_size(t) for t in _graphql_document._cache
+    )
 
 
 def test_graphql_core_is_imported_only_for_graphql_requests() -> None:

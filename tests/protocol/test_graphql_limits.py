@@ -109,3 +109,15 @@ def test_the_cache_is_bounded_by_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _graphql_document._cache_bytes <= 10_000
     assert 1 <= len(_graphql_document._cache) <= 3
     assert graphql.MAX_RESPONSE_BYTES == 32 * 2**20
+
+
+def test_the_cache_counts_bytes_of_utf8_not_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_graphql_document, "_cache", type(_graphql_document._cache)())
+    monkeypatch.setattr(_graphql_document, "_cache_bytes", 0)
+    monkeypatch.setattr(_graphql_document, "CACHE_BYTES", 10_000)
+    padding = "#" + "é" * 3_000 + "\n"  # 3,000 characters, 6,000 bytes
+    for i in range(3):
+        _graphql_document.document(f'{padding}{{ appStoredEntity(key: "k{i}") {{ value }} }}')
+    assert len(_graphql_document._cache) == 1  # two of them would be over 12,000 bytes
+    (source,) = _graphql_document._cache
+    assert _graphql_document._cache_bytes == len(source.encode()) > 6_000
