@@ -141,8 +141,11 @@ def serve(args: argparse.Namespace) -> int:
                     flush=True,
                 )
         server.start()
+        # Short sleeps, not one long one: the kernel may deliver SIGTERM to a server thread,
+        # and Python then runs the handler in the main thread only once that thread runs
+        # again. A sleep of an hour would hold the signal (and the exit) for up to an hour.
         while True:
-            time.sleep(3600)
+            time.sleep(SIGNAL_LATENCY)
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
@@ -249,6 +252,11 @@ def _reason(exc: BaseException) -> str:
 def _fail(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return 2
+
+
+#: Seconds at most between a SIGTERM or Ctrl-C that lands on another thread and the start of
+#: the shutdown.
+SIGNAL_LATENCY = 0.25
 
 
 class _Stop(Exception):

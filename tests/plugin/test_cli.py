@@ -191,6 +191,37 @@ def test_remote_host_needs_allow_remote(capsys: pytest.CaptureFixture[str]) -> N
     assert "--allow-remote" in err
 
 
+SIGTERM_ON_ANOTHER_THREAD = """
+import signal, sys, threading, time
+from pytest_forge_storage import cli
+
+def killer():
+    while signal.getsignal(signal.SIGTERM) is not cli._on_sigterm:  # serving, or about to
+        time.sleep(0.01)
+    time.sleep(0.2)
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # this thread, not the main one
+
+threading.Thread(target=killer, daemon=True).start()
+sys.exit(cli.main(["serve", "--port", "0", "--quiet"]))
+"""
+
+
+@posix_only
+def test_a_sigterm_delivered_to_another_thread_still_stops_the_server() -> None:
+    # The kernel may hand a process's SIGTERM to any of its threads; Python runs the handler
+    # in the main thread only when that thread next runs, so it must not sleep for long.
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_ON_ANOTHER_THREAD],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("forge-storage-fake serving on http://127.0.0.1:")
+    assert "forge-storage-fake stopped" in done.stderr
+
+
 @posix_only
 def test_allow_remote_warns() -> None:
     process = subprocess.Popen(
