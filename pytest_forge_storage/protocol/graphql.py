@@ -63,6 +63,8 @@ class Envelope(NamedTuple):
     fields: int = 1
     #: The execution plan for the common shape (protocol/_graphql_plan.py), if it has one.
     plan: Plan | None = None
+    #: The ``errorType`` of ``error`` (what its recorded call's ``error_code`` is).
+    error_type: str = ""
 
 
 def handle(request: HttpRequest, gate: Gate) -> HttpResponse | TransportFault | None:
@@ -77,7 +79,12 @@ def handle(request: HttpRequest, gate: Gate) -> HttpResponse | TransportFault | 
             _record(gate, call, request, denied.status, body, denied.code)
         return HttpResponse(denied.status, body, JSON_HEADERS)
     if envelope.error is not None:
-        _record_refused(gate, envelope.error)
+        # Refused before any field ran: one call with no operation, so that it shows among
+        # the test's calls (design §2.2).
+        gate.record(
+            "graphql", None, None, None, b"", envelope.error.status, envelope.error.body,
+            envelope.error_type,
+        )  # fmt: skip
         return envelope.error
     faults: dict[tuple[str | int, ...], ForgeStorageError] = {}
     planned = _plan(gate.store, envelope) if gate.screening else []
@@ -132,7 +139,8 @@ def _envelope(request: HttpRequest) -> Envelope | None:
     doc = document(query)
     if doc.syntax_error is not None:
         echoed = _echoed(query, payload.get("variables"))
-        return Envelope(graphql_errors(400, [doc.syntax_error], PARSE_FAILED, echoed))
+        error = graphql_errors(400, [doc.syntax_error], PARSE_FAILED, echoed)
+        return Envelope(error, error_type=PARSE_FAILED)
     operation_name = payload.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         return _refuse("operationName must be a string or null", VALIDATION_FAILED)
@@ -149,7 +157,8 @@ def _envelope(request: HttpRequest) -> Envelope | None:
         return _refuse("variables must be a JSON object or null", VALIDATION_FAILED)
     errors = doc.validation_errors(schema(), selection.executable)
     if errors:
-        return Envelope(graphql_errors(400, errors, VALIDATION_FAILED, _echoed(query, variables)))
+        error = graphql_errors(400, errors, VALIDATION_FAILED, _echoed(query, variables))
+        return Envelope(error, error_type=VALIDATION_FAILED)
     plan = _plan_for(doc, selection.executable, operation_name) if selection.fields == 1 else None
     return Envelope(
         None, selection.executable, operation_name, variables, query, selection.fields, plan
@@ -166,7 +175,8 @@ def _plan_for(doc: Document, executable: DocumentNode, operation_name: str | Non
 
 
 def _refuse(message: str, error_type: str, status: int = 400) -> Envelope:
-    return Envelope(HttpResponse(status, error_body(message, error_type, status), JSON_HEADERS))
+    error = HttpResponse(status, error_body(message, error_type, status), JSON_HEADERS)
+    return Envelope(error, error_type=error_type)
 
 
 # -- planning and execution ----------------------------------------------------------------
@@ -266,16 +276,6 @@ def _record(
         "graphql", call.operation, call.key, call.entity_name, encode(call.request), status,
         raw, code,
     )  # fmt: skip
-
-
-def _record_refused(gate: Gate, answer: HttpResponse) -> None:
-    """Record a request refused before any field ran (parse, validation, caps): one call
-    with no operation, so that it shows among the test's calls (design §2.2)."""
-    try:
-        code = _json.loads(answer.body)["errors"][0]["extensions"]["errorType"]
-    except (ForgeStorageError, LookupError, TypeError):  # pragma: no cover - our own bodies
-        code = "BAD_REQUEST"
-    gate.record("graphql", None, None, None, b"", answer.status, answer.body, code)
 
 
 # -- rendering ---------------------------------------------------------------------------------
