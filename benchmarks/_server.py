@@ -148,7 +148,7 @@ def server_rows(config: Config) -> list[Row]:
 
 
 def _db_row(config: Config) -> Row:
-    from pytest_forge_storage.transports._durable import Change, DurableStore
+    from pytest_forge_storage.server._durable import Change, DurableStore
 
     count = 200 if config.quick else 2000
     with tempfile.TemporaryDirectory() as directory, DurableStore(f"{directory}/b.db") as store:

@@ -1,7 +1,7 @@
 """``--db PATH``: every acknowledged write of server mode survives the process (design §3).
 
 :class:`Durability` joins a storage to a
-:class:`~pytest_forge_storage.transports._durable.DurableStore`:
+:class:`~pytest_forge_storage.server._durable.DurableStore`:
 
 * at start it loads what the file holds (items with their exact times and TTLs) into the
   storage;
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_forge_storage._clock import iso_ms
 from pytest_forge_storage._errors import ForgeStorageError
-from pytest_forge_storage.transports._durable import Change, DurableStore
+from pytest_forge_storage.server._durable import Change, DurableStore
 
 if TYPE_CHECKING:
     from pytest_forge_storage.engine import Engine

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_forge_storage import ForgeStorage
-from pytest_forge_storage.transports._durable import Change, DurableStore
+from pytest_forge_storage.server._durable import Change, DurableStore
 
 T0 = 1780272000000  # 2026-06-01T00:00:00Z
 
@@ -173,7 +173,7 @@ def test_an_unusable_path_is_refused_with_a_clear_oserror(tmp_path: Path, where:
 WRITER = textwrap.dedent(
     """
     import sys
-    from pytest_forge_storage.transports._durable import Change, DurableStore
+    from pytest_forge_storage.server._durable import Change, DurableStore
 
     def item(value, batch):
         return {"value": value, "createdAt": batch, "updatedAt": batch}
