@@ -75,8 +75,11 @@ def handle(request: HttpRequest, gate: Gate) -> HttpResponse | TransportFault | 
     denied = gate.authorize(request.headers)
     if denied is not None:
         body = error_body(denied.message, denied.code, denied.status)
-        for call in _plan(gate.store, envelope):
+        planned = _plan(gate.store, envelope)
+        for call in planned:
             _record(gate, call, request, denied.status, body, denied.code)
+        if not planned:  # a body no field could be read from: one call with no operation
+            gate.record("graphql", None, None, None, b"", denied.status, body, denied.code)
         return HttpResponse(denied.status, body, JSON_HEADERS)
     if envelope.error is not None:
         # Refused before any field ran: one call with no operation, so that it shows among

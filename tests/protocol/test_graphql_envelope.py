@@ -113,7 +113,11 @@ def test_unparseable_bodies_naming_storage_fields_are_400(
 
 def test_unparseable_storage_bodies_still_need_a_token(storage: ForgeStorage) -> None:
     assert only_error(send(storage, b"appStoredEntity(", headers={}))[:2] == (401, "UNAUTHORIZED")
-    assert storage.calls == []
+    # recorded like any refusal before a field ran (design §2.2: one call per request served)
+    [call] = storage.calls
+    assert (call.api, call.operation, call.key, call.request) == ("graphql", None, None, None)
+    assert (call.status, call.error_code) == (401, "UNAUTHORIZED")
+    assert call.summary() == "graphql (no field ran) -> 401 UNAUTHORIZED"
 
 
 def test_a_document_without_operations_naming_storage_fields_is_400(storage: ForgeStorage) -> None:
