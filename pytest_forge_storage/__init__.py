@@ -9,7 +9,9 @@ __all__ = [
     "ForgeStorageServer",
     "Installation",
     "Invocation",
+    "Realism",
     "StorageCall",
+    "Usage",
     "__version__",
     "mock_forge_storage",
 ]
@@ -21,6 +23,8 @@ from ._errors import BlockedRequestError, ForgeStorageError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from ._realism import Realism
+    from ._usage import Usage
     from .router import StorageCall
     from .server import ForgeStorageServer
     from .storage import ForgeStorage, Installation, Invocation, mock_forge_storage
@@ -32,6 +36,14 @@ def __getattr__(name: str) -> Any:
         from . import storage
 
         return getattr(storage, name)
+    if name == "Realism":
+        from ._realism import Realism
+
+        return Realism
+    if name == "Usage":
+        from ._usage import Usage
+
+        return Usage
     if name == "StorageCall":
         from .router import StorageCall
 

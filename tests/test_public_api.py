@@ -13,7 +13,9 @@ def test_public_names() -> None:
         "ForgeStorageServer",
         "Installation",
         "Invocation",
+        "Realism",
         "StorageCall",
+        "Usage",
         "__version__",
         "mock_forge_storage",
     ]
@@ -28,3 +30,15 @@ def test_forge_storage_error_carries_code_message_and_status() -> None:
     custom = pytest_forge_storage.ForgeStorageError("X", "boom", 418)
     assert (custom.code, custom.message, custom.status) == ("X", "boom", 418)
     assert str(custom) == "X (418): boom"
+
+
+def test_realism_and_usage_are_the_types_a_storage_hands_out() -> None:
+    # design §2.7 names both types; a test annotates with them or builds a preset
+    from pytest_forge_storage import ForgeStorage, Realism, Usage
+
+    storage = ForgeStorage()
+    assert type(storage.realism) is Realism
+    assert type(storage.usage) is Usage
+    storage.realism = Realism.preset("limits")
+    assert storage.realism.preset_name == "limits"
+    assert storage.realism.rate_limits is True
