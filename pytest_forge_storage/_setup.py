@@ -74,13 +74,33 @@ class Settings:
             parse_ini(realism)
         except ValueError as exc:
             raise pytest.UsageError(f"ini option forge_storage_realism: {exc}") from None
+        base_urls = tuple(config.getini("forge_storage_base_urls"))
+        if base_urls:
+            from .router._origins import parse_base_url
+
+            for url in base_urls:
+                try:
+                    parse_base_url(url)
+                except ValueError as exc:
+                    raise pytest.UsageError(f"ini option forge_storage_base_urls: {exc}") from None
         return cls(
             manifest=path,
-            base_urls=tuple(config.getini("forge_storage_base_urls")),
-            passthrough=bool(config.getini("forge_storage_passthrough")),
-            auth=bool(config.getini("forge_storage_auth")),
+            base_urls=base_urls,
+            passthrough=_flag(config, "forge_storage_passthrough"),
+            auth=_flag(config, "forge_storage_auth"),
             realism=realism,
         )
+
+
+def _flag(config: pytest.Config, name: str) -> bool:
+    """A ``bool`` ini option; pytest's own error for a bad one names only the value (a
+    ``ValueError``, or since pytest 9 a ``UsageError``)."""
+    try:
+        return bool(config.getini(name))
+    except (ValueError, pytest.UsageError) as exc:
+        raise pytest.UsageError(
+            f"ini option {name}: {exc}; write true or false (also yes/no, on/off, 1/0)"
+        ) from None
 
 
 def _check_manifest(path: Path, where: str) -> None:

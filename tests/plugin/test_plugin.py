@@ -107,6 +107,55 @@ def test_options_appear_in_help(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*forge_storage_manifest*", "*forge_storage_base_urls*"])
 
 
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        (
+            "forge_storage_base_urls = notaurl",
+            "*ini option forge_storage_base_urls: invalid base URL 'notaurl'*",
+        ),
+        (
+            "forge_storage_base_urls =\n    http://localhost:9999\n    ftp://x",
+            "*ini option forge_storage_base_urls: invalid base URL 'ftp://x'*",
+        ),
+        ("forge_storage_auth = maybe", "*ini option forge_storage_auth: *'maybe'*true or false*"),
+        (
+            "forge_storage_passthrough = sometimes",
+            "*ini option forge_storage_passthrough: *'sometimes'*true or false*",
+        ),
+    ],
+)
+def test_a_bad_ini_value_stops_the_run_once_naming_the_option(
+    pytester: pytest.Pytester, ini: str, message: str
+) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile("def test_a(forge_storage):\n    pass\n\ndef test_b():\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "test_a" not in result.stdout.str()
+
+
+def test_good_ini_base_urls_and_flags_start_the_run(pytester: pytest.Pytester) -> None:
+    pytester.makeini(
+        "[pytest]\nforge_storage_base_urls = http://localhost:9999\n"
+        "forge_storage_auth = no\nforge_storage_passthrough = off\n"
+    )
+    pytester.makepyfile(
+        """
+import requests
+
+def test_it(forge_storage):
+    assert forge_storage.auth is False and forge_storage.passthrough is False
+    answer = requests.post(
+        "http://localhost:9999/forge/storage/kvs/v1/set", json={"key": "k", "value": 1}
+    )
+    assert answer.status_code == 204 and forge_storage.kvs["k"] == 1
+"""
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
