@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from pytest_forge_storage._http import HttpRequest, HttpResponse, RouterResult, TransportFault
 from pytest_forge_storage._json import dumps as encode_json
-from pytest_forge_storage._operations import REST_V1, SDK_V1
+from pytest_forge_storage._operations import GRAPHQL_PATHS, REST_V1, SDK_V1
 from pytest_forge_storage.transports._connection import Connection, Limits
 from pytest_forge_storage.transports._loop import Loop
 from pytest_forge_storage.transports._pool import WorkerPool
@@ -234,6 +234,8 @@ class ForgeStorageServer:
             LOGGER.exception("pytest-forge-storage failed to serve %s %s", request.method, path)
             message = f"pytest-forge-storage failed to serve this request: {exc!r}"
             return _error(500, "INTERNAL_SERVER_ERROR", message)
+        if result is None and path in GRAPHQL_PATHS:
+            return _graphql_not_served(request.method, path)
         if result is None:
             return _error(
                 404,
@@ -293,6 +295,26 @@ class ForgeStorageServer:
 
 def _error(status: int, code: str, message: str) -> HttpResponse:
     return HttpResponse(status, encode_json({"code": code, "message": message}), _JSON)
+
+
+def _graphql_not_served(method: str, path: str) -> HttpResponse:
+    """A GraphQL request with no storage field: in process it would go on to the user's own
+    mock, but a server has nowhere to send it. Answered in GraphQL's error shape."""
+    if method.upper() != "POST":
+        status, error_type = 405, "METHOD_NOT_ALLOWED"
+        message = f"{method} is not allowed on {path}: this server serves GraphQL by POST"
+        headers = {**_JSON, "allow": "POST"}
+    else:
+        status, error_type, headers = 400, "BAD_REQUEST", _JSON
+        message = (
+            "This operation has no Forge storage field: this server serves only the app "
+            "storage fields of Atlassian's GraphQL API (appStoredEntity, appStoredEntities, "
+            "appStoredCustomEntity, appStoredCustomEntities, and the appStorage and "
+            "appStorageCustomEntity mutations), not the rest of it"
+        )
+    extensions = {"errorType": error_type, "statusCode": status}
+    body = encode_json({"errors": [{"message": message, "extensions": extensions}]})
+    return HttpResponse(status, body, headers)
 
 
 def _since(started: float) -> str:

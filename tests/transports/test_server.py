@@ -301,6 +301,32 @@ def test_404_outside_forge_storage(client: Client, server: ForgeStorageServer) -
     assert server.storage.calls == []
 
 
+@pytest.mark.parametrize("path", ["/graphql", "/forge/entities/graphql"])
+def test_graphql_without_storage_fields_gets_a_graphql_error(
+    server: ForgeStorageServer, path: str
+) -> None:
+    # in process such a request goes on to the user's own mock; a server has nowhere to send it
+    url = server.url + path
+    r = requests.post(url, json={"query": "{ me { user { name } } }"}, headers=TOKEN, timeout=5)
+    assert r.status_code == 400
+    [error] = r.json()["errors"]
+    assert error["extensions"] == {"errorType": "BAD_REQUEST", "statusCode": 400}
+    assert "no Forge storage field" in error["message"]
+    for method in ("GET", "PUT", "DELETE"):
+        r = requests.request(method, url, headers=TOKEN, timeout=5)
+        assert (r.status_code, r.headers["allow"]) == (405, "POST")
+        [error] = r.json()["errors"]
+        assert error["extensions"] == {"errorType": "METHOD_NOT_ALLOWED", "statusCode": 405}
+        assert error["message"].startswith(f"{method} is not allowed on {path}")
+    # a GET that names a storage field is refused by the GraphQL protocol itself, as in process
+    r = requests.get(url, params={"query": '{ appStoredEntity(key: "k") { value } }'},
+                     headers=TOKEN, timeout=5)  # fmt: skip
+    assert r.status_code == 405
+    # only that refusal is a storage call; the requests without storage fields are not
+    summaries = [call.summary() for call in server.storage.calls]
+    assert summaries == ["graphql (no field ran) -> 405 METHOD_NOT_ALLOWED"]
+
+
 def test_get_method_is_405(server: ForgeStorageServer) -> None:
     r = requests.get(f"{server.url}{REST}/get", headers=TOKEN, timeout=5)
     assert r.status_code == 405
