@@ -98,6 +98,14 @@ PRICING = Pricing(
 )
 
 
+_NANO = 10**9
+
+
+def _nano(figure: float) -> int:
+    """A published price or allowance in billionths, exactly (they have at most 9 decimals)."""
+    return round(figure * _NANO)
+
+
 def units_for(nbytes: int) -> int:
     """Forge's rate-limit units for one request of ``nbytes``: max(1, ceil(bytes / 10,000))."""
     return max(1, -(-nbytes // UNIT_BYTES))
@@ -240,17 +248,22 @@ class Usage:
         return self.write_bytes / GB_BYTES
 
     def cost_usd(self) -> float:
-        """GB read x $0.055 + GB written x $1.090 (:data:`PRICING`), before any allowance."""
-        return (
-            self.read_bytes * PRICING.read_usd_per_gb + self.write_bytes * PRICING.write_usd_per_gb
-        ) / GB_BYTES
+        """GB read x $0.055 + GB written x $1.090 (:data:`PRICING`), before any allowance.
+
+        Worked out exactly, then rounded once: 100 MB written costs ``0.109``, the float
+        ``assert_usage(cost_usd=0.109)`` compares it with, not ``0.10900000000000001``.
+        """
+        read, write = _nano(PRICING.read_usd_per_gb), _nano(PRICING.write_usd_per_gb)
+        # int / int is the correctly rounded float of the exact quotient
+        return (self.read_bytes * read + self.write_bytes * write) / (GB_BYTES * _NANO)
 
     def allowance_share(self) -> dict[str, float]:
         """The share of the monthly free allowance (0.1 GB each way) these bytes are:
-        ``{"read": 0.5, "write": 0.02}`` is half the reads and 2 % of the writes."""
+        ``{"read": 0.5, "write": 0.02}`` is half the reads and 2 % of the writes (exactly:
+        150 MB read is ``1.5``)."""
         return {
-            "read": self.read_gb / PRICING.free_read_gb,
-            "write": self.write_gb / PRICING.free_write_gb,
+            "read": self.read_bytes * _NANO / (_nano(PRICING.free_read_gb) * GB_BYTES),
+            "write": self.write_bytes * _NANO / (_nano(PRICING.free_write_gb) * GB_BYTES),
         }
 
     def describe(self, maxima: Mapping[str, float] | None = None) -> str:

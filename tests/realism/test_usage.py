@@ -181,19 +181,41 @@ def test_cost_is_gross_at_the_published_prices() -> None:
     # PRICE's worked example: 0.15 GB of KVS reads -> (0.15 - 0.1) x $0.055 = $0.00275 billed
     reads = Usage(read_bytes=150_000_000)
 
-    assert reads.cost_usd() == pytest.approx(0.15 * 0.055)  # $0.00825: the allowance stays
+    assert reads.cost_usd() == 0.00825  # exactly: the allowance stays
     allowance_value = PRICING.free_read_gb * PRICING.read_usd_per_gb
     assert reads.cost_usd() - allowance_value == pytest.approx(0.00275)
-    assert reads.allowance_share() == {"read": pytest.approx(1.5), "write": 0.0}
-    assert Usage(write_bytes=10**9).cost_usd() == pytest.approx(1.090)
+    assert reads.allowance_share() == {"read": 1.5, "write": 0.0}
+    assert Usage(write_bytes=10**9).cost_usd() == 1.090
 
 
 def test_ten_thousand_10_kb_writes_are_the_whole_write_allowance() -> None:
     # reference §6: "0.1 GB written equals 10,000 writes of 10 KB (at 10^9 bytes per GB)"
     usage = Usage(write_bytes=10_000 * 10_000, write_units=10_000)
 
-    assert usage.allowance_share()["write"] == pytest.approx(1.0)
-    assert usage.cost_usd() == pytest.approx(0.109)
+    assert usage.allowance_share()["write"] == 1.0
+    assert usage.cost_usd() == 0.109
+
+
+@pytest.mark.parametrize(
+    ("read_bytes", "write_bytes", "cost"),
+    [
+        (0, 100_000_000, 0.109),  # float arithmetic gave 0.10900000000000001
+        (0, 447_500, 0.000487775),  # the figure of the realism page's example
+        (0, 1, 1.09e-9),
+        (150_000_000, 0, 0.00825),
+        (1, 1, 1.145e-9),
+        (123_456_789, 987_654_321, 1.083333333285),  # 0.006790123395 + 1.07654320989
+    ],
+)
+def test_an_exact_cost_is_within_a_maximum_of_the_same_figure(
+    read_bytes: int, write_bytes: int, cost: float
+) -> None:
+    # a test that works a cost out by hand and asserts it as the maximum must pass
+    usage = Usage(read_bytes=read_bytes, write_bytes=write_bytes)
+    assert usage.cost_usd() == cost
+    assert_usage(usage, cost_usd=cost)
+    with pytest.raises(AssertionError, match="cost_usd"):
+        assert_usage(usage, cost_usd=cost * (1 - 1e-9))
 
 
 @pytest.mark.parametrize(
