@@ -64,6 +64,11 @@ class Gate(Protocol):
         """
         ...
 
+    def withdraw(self) -> None:
+        """Take back what :meth:`check` admitted for this request: it is answered as a
+        whole with an error, and none of its operations is served (GraphQL)."""
+        ...
+
     def item_fault(self, operation: str) -> ItemFault | None:
         """The hook a batch asks for each item (keyed faults fail single items)."""
         ...

@@ -96,9 +96,11 @@ def handle(request: HttpRequest, gate: Gate) -> HttpResponse | TransportFault | 
         if stop is None:
             continue
         if isinstance(stop, TransportFault):
+            gate.withdraw()  # the fields admitted before this one are not served either
             _record(gate, call, request, 0, b"", None)
             return stop
         if stop.status in WHOLE_REQUEST_STATUSES or stop.status >= 500:
+            gate.withdraw()
             body = error_body(stop.message, stop.code, stop.status)
             _record(gate, call, request, stop.status, body, stop.code)
             headers = {**JSON_HEADERS, **gate.extra_headers} if stop.status == 429 else JSON_HEADERS

@@ -191,6 +191,12 @@ class RateLimiter:
             window.add(instant, 1)
         return None
 
+    def withdraw(self, admitted: int) -> None:
+        """Take back ``admitted`` requests this limiter just admitted and nothing served: the
+        earlier fields of a GraphQL request that is then answered as a whole with an error."""
+        with self._lock:
+            self._requests.take_back(admitted)
+
     def settle(
         self,
         operation: str | None,

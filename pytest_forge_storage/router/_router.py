@@ -143,8 +143,8 @@ class RequestGate:
     """The router's side of one request (the :class:`~pytest_forge_storage.protocol.Gate`)."""
 
     __slots__ = (
-        "_admitted", "_refused", "_request", "_route", "_router", "extra_headers",
-        "installation", "store",
+        "_admissions", "_admitted", "_refused", "_request", "_route", "_router",
+        "extra_headers", "installation", "store",
     )  # fmt: skip
 
     def __init__(self, router: Router, request: HttpRequest, route: Route) -> None:
@@ -158,6 +158,8 @@ class RequestGate:
         #: Operations the rate limiter admitted, with their write size: charged at record.
         self._admitted: dict[tuple[str, str | None, str | None], int] = {}
         self._refused: set[tuple[str, str | None, str | None]] = set()
+        #: How many operations the rate limiter admitted (aliases may repeat an operation).
+        self._admissions = 0
 
     def authorize(self, headers: Mapping[str, str]) -> ForgeStorageError | None:
         key, denied = self._router.authorize(headers, via_proxy=self._route.via_proxy)
@@ -194,7 +196,14 @@ class RequestGate:
                 self.extra_headers = refusal.headers
                 return refusal.error
             self._admitted[(operation, key, entity_name)] = size
+            self._admissions += 1
         return None
+
+    def withdraw(self) -> None:
+        admissions, self._admissions = self._admissions, 0
+        self._admitted.clear()
+        if admissions:
+            self._router.limiter(self.installation).withdraw(admissions)
 
     def item_fault(self, operation: str) -> ItemFault | None:
         faults = self._router.faults

@@ -41,6 +41,18 @@ class Window:
             self.amounts.append(amount)
         self.total += amount
 
+    def take_back(self, amount: int) -> None:
+        """Remove ``amount`` from the newest entries (what was just added, and not used)."""
+        times, amounts = self.times, self.amounts
+        while amount and amounts:
+            taken = min(amount, amounts[-1])
+            amounts[-1] -= taken
+            self.total -= taken
+            amount -= taken
+            if not amounts[-1]:
+                amounts.pop()
+                times.pop()
+
     def wait(self, now: int, need: int, limit: int) -> tuple[int, bool]:
         """Microseconds until ``need`` more fits (or the window is empty), and whether every
         entry is at ``now`` (a clock that has not moved)."""

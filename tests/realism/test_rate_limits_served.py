@@ -151,6 +151,25 @@ def test_graphql_is_refused_as_a_whole_request(limited: Any, http: httpx.Client)
     assert limited.usage.rate_limited == 1
 
 
+def test_a_graphql_request_refused_as_a_whole_uses_no_request_slot(
+    limited: Any, http: httpx.Client
+) -> None:
+    burst(http, 998)
+    document = """
+        query three($k: ID!) {
+          a: appStoredEntity(key: $k, encrypted: false) { key }
+          b: appStoredEntity(key: $k, encrypted: false) { key }
+          c: appStoredEntity(key: $k, encrypted: false) { key }
+        }
+    """
+    answer = http.post(GRAPHQL, json={"query": document, "variables": {"k": "k"}}, headers=AUTH)
+    # fields a and b were admitted (the 999th and 1000th), c was refused: nothing ran, so
+    # a and b hold no slot, and the second has room for two more requests
+    assert answer.status_code == 429
+    assert limited.usage.requests == 999  # the 998 and the refused request's one call
+    assert burst(http, 3) == [200, 200, 429]
+
+
 def test_each_installation_has_its_own_limits(limited: Any, http: httpx.Client) -> None:
     site_a = limited.installation("site-a")
     site_b = limited.installation("site-b")

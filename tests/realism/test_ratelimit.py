@@ -111,6 +111,19 @@ def test_refused_requests_use_no_budget(clock: Clock) -> None:
     assert limiter.remaining()["write_units_per_minute"] == 10
 
 
+def test_withdrawn_admissions_leave_the_newest_instants_first(clock: Clock) -> None:
+    limiter = RateLimiter(RateLimits(requests_per_second=4))
+    assert admitted(limiter, 2) == 2
+    clock.advance(0.5)
+    assert admitted(limiter, 1) == 1
+    limiter.withdraw(2)  # the request at 0.5 s and one of the two at 0 s
+    assert limiter.remaining()["requests_per_second"] == 3
+    clock.advance(0.5)  # the one left, at 0 s, leaves the window
+    assert limiter.remaining()["requests_per_second"] == 4
+    limiter.withdraw(5)  # never below empty
+    assert admitted(limiter, 5) == 4
+
+
 def test_eight_threads_at_one_instant_get_exactly_the_budget() -> None:
     limiter = RateLimiter()
     counts: list[int] = []
