@@ -25,8 +25,13 @@ class KvsStore:
     """One namespace of keys in code-point order. Expired items are absent everywhere (once
     ``realism.expiry_lag`` has passed after their expiry)."""
 
-    def __init__(self, *, max_bytes: int, lags: Lags | None = None) -> None:
+    def __init__(
+        self, *, max_bytes: int, lags: Lags | None = None, key_bytes: bool = False
+    ) -> None:
         self.max_bytes = max_bytes
+        #: Keys are measured in UTF-8 bytes, not characters (secrets: "a key of up to 500
+        #: bytes", ref §5).
+        self._key_bytes = key_bytes
         # Rows ``(key,)`` carrying the value and its stamp: lists [keys, values, stamps].
         self._items = Table((0,), payloads=2)
         self.stamps = Stamps()
@@ -50,7 +55,7 @@ class KvsStore:
         return stamped(chunk[1][slot], stamp)
 
     def get(self, key: Any) -> Item:
-        validate_key(key)
+        validate_key(key, in_bytes=self._key_bytes)
         item = self.live(key)
         if item is None:
             raise ForgeStorageError("KEY_NOT_FOUND")
@@ -87,7 +92,7 @@ class KvsStore:
         An untrusted value is stored as a private copy (the caller keeps its object); a
         ``trusted`` one, fresh from a JSON parser, as it is.
         """
-        validate_key(key)
+        validate_key(key, in_bytes=self._key_bytes)
         value = stored_value(value, max_bytes=self.max_bytes, trusted=trusted)
         now = now_ms()
         previous = self.live(key, now)
@@ -104,7 +109,7 @@ class KvsStore:
         return previous, item
 
     def remove(self, key: Any) -> Item:
-        validate_key(key)
+        validate_key(key, in_bytes=self._key_bytes)
         now = now_ms()
         item = self.live(key, now)
         if item is None:

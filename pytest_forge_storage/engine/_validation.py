@@ -19,8 +19,9 @@ KEY_POLICIES = ("OVERRIDE", "FAIL_IF_EXISTS")
 RETURN_VALUES = ("PREVIOUS", "LATEST")
 
 
-def validate_key(key: Any, *, entity: bool = False) -> str:
-    """Check a key in Forge's order: empty, too long, pattern (ref §4.2)."""
+def validate_key(key: Any, *, entity: bool = False, in_bytes: bool = False) -> str:
+    """Check a key in Forge's order: empty, too long, pattern (ref §4.2). ``in_bytes``: the
+    length is in UTF-8 bytes (secrets, ref §5), else in characters."""
     if not isinstance(key, str):
         raise ForgeStorageError("INVALID_KEY", f"Key must be a string, not {_type_name(key)}")
     if not key:
@@ -31,6 +32,14 @@ def validate_key(key: Any, *, entity: bool = False) -> str:
             f"Key was {len(key)} characters, but should be at most "
             f"{_limits.KEY_MAX_LENGTH} characters",
         )
+    if in_bytes and not key.isascii():
+        size = len(key.encode("utf-8", "surrogatepass"))
+        if size > _limits.KEY_MAX_LENGTH:
+            raise ForgeStorageError(
+                "KEY_TOO_LONG",
+                f"Key was {size} bytes in UTF-8, but a secret's key should be at most "
+                f"{_limits.KEY_MAX_LENGTH} bytes",
+            )
     if not _limits.KEY_PATTERN.match(key):
         raise ForgeStorageError(
             "INVALID_KEY",

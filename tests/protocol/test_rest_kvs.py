@@ -63,6 +63,28 @@ def test_keys_at_the_edges_of_the_pattern_are_valid(client: Any, key: str) -> No
     assert client.post("get", {"key": key}).body == {"key": key, "value": 1}
 
 
+def test_a_secret_key_is_measured_in_bytes_a_kvs_key_in_characters(
+    client: Any, forge_storage: Any
+) -> None:
+    # ref §5: KVS "Key length 500" (characters); secrets "a key of up to 500 bytes". U+3000
+    # (ideographic space) matches the key pattern's \s and takes 3 bytes in UTF-8.
+    wide = "a" * 499 + "\u3000"  # 500 characters, 502 bytes
+    assert client.post("set", {"key": wide, "value": 1}).status == 204
+    for operation in ("secret/set", "secret/get", "secret/delete"):
+        body: dict[str, Any] = (
+            {"key": wide, "value": 1} if operation.endswith("set") else {"key": wide}
+        )
+        answer = client.post(operation, body)
+        assert answer.error() == (400, "KEY_TOO_LONG")
+        assert answer.body["message"] == (
+            "Key was 502 bytes in UTF-8, but a secret's key should be at most 500 bytes"
+        )
+    fits = "a" * 497 + "\u3000"  # 500 bytes
+    assert client.post("secret/set", {"key": fits, "value": 1}).status == 204
+    assert client.post("secret/get", {"key": fits}).body == {"key": fits, "value": 1}
+    assert dict(forge_storage.secrets) == {fits: 1}
+
+
 def test_null_value_is_rejected(client: Any) -> None:
     status, code = client.post("set", {"key": "k", "value": None}).error()
     assert (status, code) == (400, "BAD_REQUEST")
