@@ -47,9 +47,7 @@ class Engine(EntityOperations):
         #: Query lag and lingering expiry: one sequence of write lags for every partition.
         self._lags = _root._lags if _root is not None else Lags(self.realism)
         self.kvs = KvsStore(max_bytes=_limits.VALUE_MAX_BYTES, lags=self._lags)
-        self.secrets = KvsStore(
-            max_bytes=_limits.SECRET_MAX_BYTES, lags=self._lags, key_bytes=True
-        )
+        self.secrets = KvsStore(max_bytes=_limits.SECRET_MAX_BYTES, lags=self._lags, key_bytes=True)
         self._init_entities()
         self._partitions: dict[str, Engine] = {}
         if _root is not None:
