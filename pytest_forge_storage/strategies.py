@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from .storage import ForgeStorage
 
-__all__ = ["entity_values", "keys", "secret_values", "values"]
+__all__ = ["entity_values", "keys", "secret_keys", "secret_values", "values"]
 
 #: JavaScript reads JSON numbers as doubles: integers beyond 2**53 - 1 come back changed from
 #: Forge, so they are not drawn (the fake would keep them exact and hide that).
@@ -60,8 +60,8 @@ def keys(
     JavaScript's whitespace, never whitespace only.
 
     ``whitespace=False`` leaves the whitespace characters out (tab, newline, U+00A0, U+3000,
-    U+FEFF, ...), for code that puts keys in URLs or file names. Keys work for KVS, secrets
-    and entity records alike.
+    U+FEFF, ...), for code that puts keys in URLs or file names. Keys work for KVS and entity
+    records; for secrets, whose keys are counted in bytes, use :func:`secret_keys`.
     """
     _check_size("keys", "min_size", min_size, 1, _limits.KEY_MAX_LENGTH)
     if max_size is None:
@@ -74,6 +74,32 @@ def keys(
     alphabet = st.sampled_from(visible + spaces if whitespace else visible)
     text = st.text(alphabet, min_size=min_size, max_size=max_size)
     return text.filter(lambda key: _limits.KEY_PATTERN.match(key) is not None)
+
+
+def secret_keys(
+    *, min_size: int = 1, max_size: int | None = None, whitespace: bool = True
+) -> SearchStrategy[str]:
+    """Keys Forge accepts for secrets: as :func:`keys`, and at most 500 bytes in UTF-8
+    ("a key of up to 500 bytes"). Only whitespace such as U+3000 takes more than one byte:
+    where a key would be too long, its last such characters become plain spaces, so
+    ``secret_keys(min_size=500)`` still draws keys of exactly 500 characters.
+    """
+    return keys(min_size=min_size, max_size=max_size, whitespace=whitespace).map(_within_bytes)
+
+
+def _within_bytes(key: str) -> str:
+    excess = len(key.encode("utf-8")) - _limits.KEY_MAX_LENGTH
+    if excess <= 0:
+        return key
+    chars = list(key)
+    for at in range(len(chars) - 1, -1, -1):
+        wide = len(chars[at].encode("utf-8"))
+        if wide > 1:  # whitespace: a plain space keeps the key valid (never all-whitespace)
+            chars[at] = " "
+            excess -= wide - 1
+            if excess <= 0:
+                break
+    return "".join(chars)
 
 
 # -- JSON values -------------------------------------------------------------------------

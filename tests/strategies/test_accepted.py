@@ -15,7 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_forge_storage import ForgeStorage, _limits, mock_forge_storage
-from pytest_forge_storage.strategies import entity_values, keys, secret_values, values
+from pytest_forge_storage.strategies import (
+    entity_values,
+    keys,
+    secret_keys,
+    secret_values,
+    values,
+)
 from tests.conftest import Client
 
 ENTITY = "employee"
@@ -75,7 +81,7 @@ def test_drawn_kvs_values_are_set_and_read_back_over_http(
 
 @pytest.mark.parametrize("kind", CLIENTS)
 @FEW
-@given(key=keys(), value=secret_values())
+@given(key=secret_keys(), value=secret_values())
 def test_drawn_secrets_are_set_and_read_back_over_http(
     shared: ForgeStorage, kind: str, key: str, value: Any
 ) -> None:
@@ -153,7 +159,7 @@ def test_values_at_the_limits_are_accepted_over_http(
 
 
 @BIG
-@given(key=keys(min_size=500), value=secret_values(min_bytes=_limits.SECRET_MAX_BYTES))
+@given(key=secret_keys(min_size=500), value=secret_values(min_bytes=_limits.SECRET_MAX_BYTES))
 def test_secrets_at_the_limit_are_accepted_over_http(
     shared: ForgeStorage, key: str, value: Any
 ) -> None:

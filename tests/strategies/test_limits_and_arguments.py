@@ -21,6 +21,7 @@ from pytest_forge_storage.strategies import (
     _attribute,
     entity_values,
     keys,
+    secret_keys,
     secret_values,
     values,
 )
@@ -76,6 +77,27 @@ def test_keys_include_javascript_whitespace_but_not_pythons_extra() -> None:
             lambda k: "\x1c" in k or "\x85" in k,
             settings=settings(SEARCH, max_examples=500),
         )
+
+
+@FEW
+@given(key=secret_keys(min_size=500))
+def test_secret_keys_of_500_characters_fit_in_500_bytes(key: str) -> None:
+    assert len(key) == 500
+    assert len(key.encode("utf-8")) <= 500
+    assert _limits.KEY_PATTERN.match(key)
+
+
+def test_secret_keys_keep_wide_whitespace_where_it_fits() -> None:
+    # a short key keeps its U+3000; a long one has it turned into plain spaces from the end
+    assert "\u3000" in find(secret_keys(), lambda k: "\u3000" in k, settings=SEARCH)
+    long = find(keys(min_size=500), lambda k: len(k.encode("utf-8")) > 500, settings=SEARCH)
+    assert len(long.encode("utf-8")) > 500  # what keys() alone draws for KVS
+    fitted = find(
+        secret_keys(min_size=498, max_size=498),
+        lambda k: "\u3000" in k,
+        settings=SEARCH,
+    )
+    assert len(fitted.encode("utf-8")) <= 500
 
 
 # -- values ------------------------------------------------------------------------------
