@@ -300,6 +300,9 @@ def _error(status: int, code: str, message: str) -> HttpResponse:
 def _graphql_not_served(method: str, path: str) -> HttpResponse:
     """A GraphQL request with no storage field: in process it would go on to the user's own
     mock, but a server has nowhere to send it. Answered in GraphQL's error shape."""
+    # loaded already: the router asked the GraphQL protocol whether the request was storage
+    from pytest_forge_storage.protocol.graphql import error_body
+
     if method.upper() != "POST":
         status, error_type = 405, "METHOD_NOT_ALLOWED"
         message = f"{method} is not allowed on {path}: this server serves GraphQL by POST"
@@ -312,9 +315,7 @@ def _graphql_not_served(method: str, path: str) -> HttpResponse:
             "appStoredCustomEntity, appStoredCustomEntities, and the appStorage and "
             "appStorageCustomEntity mutations), not the rest of it"
         )
-    extensions = {"errorType": error_type, "statusCode": status}
-    body = encode_json({"errors": [{"message": message, "extensions": extensions}]})
-    return HttpResponse(status, body, headers)
+    return HttpResponse(status, error_body(message, error_type, status), headers)
 
 
 def _since(started: float) -> str:
